@@ -1,0 +1,33 @@
+# Kiln. `make demo` and `make test` work on a fresh machine: they install what is missing.
+SWIFT ?= swift
+BIN := .build/release
+.PHONY: deps venv build build-debug test demo bench clean samples
+
+deps:
+	@scripts/deps.sh
+
+venv: deps
+	@scripts/venv.sh
+
+build: deps
+	$(SWIFT) build -c release --product prep
+	$(SWIFT) build -c release --product tune
+
+build-debug: deps
+	$(SWIFT) build --build-tests
+
+test: deps venv
+	$(SWIFT) build --build-tests
+	KILN_VENV=$(CURDIR)/.venv $(SWIFT) test --skip-build
+
+demo: build
+	@scripts/demo.sh
+
+bench: build venv
+	@bench/ingest.sh
+
+samples:
+	python3 scripts/make-samples.py
+
+clean:
+	rm -rf .build out bench/work

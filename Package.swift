@@ -1,0 +1,56 @@
+// swift-tools-version: 6.1
+// Kiln: raw text archives to training data and fine-tuned GPT-style models.
+//
+// Modules (dependencies point one way; see ../shared/docs/STYLE.md):
+//   prep ─► DataPrep ─► ArchiveIO ─► CArchive, CZlib, CZstd (libarchive, zlib, zstd)
+//   tune (help only for now)
+import PackageDescription
+
+let package = Package(
+    name: "Kiln",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "prep", targets: ["prep"]),
+        .executable(name: "tune", targets: ["tune"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        // System libraries: one folder each, owned by the ArchiveIO module alone.
+        .systemLibrary(name: "CArchive", pkgConfig: "libarchive",
+                       providers: [.apt(["libarchive-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib",
+                       providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd",
+                       providers: [.apt(["libzstd-dev"])]),
+
+        // Byte streams, compression codecs, archive containers and character-set conversion.
+        .target(name: "ArchiveIO", dependencies: ["CArchive", "CZlib", "CZstd"]),
+
+        // Documents: ingest (and later clean, dedup), manifests, the JSONL record format.
+        .target(name: "DataPrep", dependencies: [
+            "ArchiveIO",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Yams", package: "Yams"),
+        ]),
+
+        .executableTarget(name: "prep", dependencies: [
+            "DataPrep",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "tune", dependencies: [
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .target(name: "TestSupport", dependencies: ["DataPrep", "ArchiveIO"], path: "Tests/TestSupport"),
+        .testTarget(name: "ArchiveIOTests", dependencies: ["ArchiveIO", "TestSupport"]),
+        .testTarget(name: "DataPrepTests", dependencies: ["DataPrep", "TestSupport"]),
+        .testTarget(name: "PrepCLITests", dependencies: ["DataPrep", "TestSupport"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

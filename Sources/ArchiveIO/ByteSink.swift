@@ -1,0 +1,102 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A push stream of bytes. `finish` flushes everything (and, for an encoder, ends its frame).
+public protocol ByteSink: AnyObject {
+    func write(_ bytes: UnsafeRawBufferPointer) throws
+    func finish() throws
+}
+
+extension ByteSink {
+    public func write(_ bytes: [UInt8]) throws {
+        try bytes.withUnsafeBytes { try write($0) }
+    }
+}
+
+/// A file written under a temporary name in the same folder and renamed into place by `commit`,
+/// so that a killed process never leaves a file that looks complete. Without `commit` the
+/// temporary file is removed when the writer goes away.
+public final class AtomicFileWriter: ByteSink {
+    public let path: String
+    public let temporaryPath: String
+    private var fd: Int32
+    private var buffer: UnsafeMutableRawBufferPointer
+    private var used = 0
+    private var committed = false
+    /// Bytes written to the file so far.
+    public private(set) var bytesWritten: Int64 = 0
+    /// Called with every chunk that reaches the file (to hash the output as it is written).
+    public var observer: ((UnsafeRawBufferPointer) -> Void)?
+
+    public init(path: String, bufferSize: Int = 1 << 20) throws {
+        self.path = path
+        let slash = path.lastIndex(of: "/")
+        let dir = slash.map { String(path[..<$0]) } ?? "."
+        let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
+        temporaryPath = "\(dir)/.\(name).tmp-\(getpid())"
+        fd = open(temporaryPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            throw ArchiveIOError.io(path: temporaryPath, operation: "create", errno: errno)
+        }
+        buffer = .allocate(byteCount: bufferSize, alignment: 16)
+    }
+
+    deinit {
+        if fd >= 0 { close(fd) }
+        if !committed { unlink(temporaryPath) }
+        buffer.deallocate()
+    }
+
+    public func write(_ bytes: UnsafeRawBufferPointer) throws {
+        var rest = bytes
+        while rest.count > 0 {
+            if used == buffer.count { try flush() }
+            let n = min(rest.count, buffer.count - used)
+            (buffer.baseAddress! + used).copyMemory(from: rest.baseAddress!, byteCount: n)
+            used += n
+            rest = UnsafeRawBufferPointer(rebasing: rest[n...])
+        }
+    }
+
+    private func flush() throws {
+        var off = 0
+        if used > 0 { observer?(UnsafeRawBufferPointer(rebasing: buffer[0..<used])) }
+        while off < used {
+            let n = Glibc.write(fd, buffer.baseAddress! + off, used - off)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw ArchiveIOError.io(path: temporaryPath, operation: "write", errno: errno)
+            }
+            off += n
+        }
+        bytesWritten += Int64(used)
+        used = 0
+    }
+
+    /// Flushes the buffer; the file keeps its temporary name until `commit`.
+    public func finish() throws { try flush() }
+
+    /// Flushes, syncs and renames the file into place.
+    public func commit() throws {
+        try flush()
+        if fsync(fd) != 0 {
+            throw ArchiveIOError.io(path: temporaryPath, operation: "fsync", errno: errno)
+        }
+        close(fd)
+        fd = -1
+        if rename(temporaryPath, path) != 0 {
+            throw ArchiveIOError.io(path: path, operation: "rename", errno: errno)
+        }
+        committed = true
+    }
+
+    /// Writes `bytes` to `path` atomically.
+    public static func write(_ bytes: [UInt8], to path: String) throws {
+        let w = try AtomicFileWriter(path: path)
+        try w.write(bytes)
+        try w.commit()
+    }
+}

@@ -1,0 +1,100 @@
+import ArchiveIO
+import Crypto
+import Foundation
+
+/// Writes JSONL records into shards `<prefix>-<task>-<n><ext>`, each under a temporary name until
+/// it is complete, closing a shard once it holds `shardSize` bytes of JSONL.
+final class ShardWriter {
+    private let directory: String
+    private let prefix: String
+    private let task: Int
+    private let compression: ShardCompression
+    private let level: Int32
+    private let shardSize: Int64
+
+    private var file: AtomicFileWriter?
+    private var sink: ByteSink?
+    private var hasher = HashBox()
+    private var documents = 0
+    private var uncompressed: Int64 = 0
+    private(set) var outputs: [OutputRecord] = []
+
+    init(directory: String, prefix: String, task: Int, compression: ShardCompression,
+         level: Int32, shardSize: Int64) {
+        self.directory = directory
+        self.prefix = prefix
+        self.task = task
+        self.compression = compression
+        self.level = level
+        self.shardSize = shardSize
+    }
+
+    static func shardName(prefix: String, task: Int, index: Int, compression: ShardCompression) -> String {
+        String(format: "%@-%05d-%05d", prefix, task, index) + compression.fileExtension
+    }
+
+    func write(_ record: [UInt8]) throws {
+        if sink != nil && uncompressed > 0 && uncompressed + Int64(record.count) > shardSize {
+            try closeShard()
+        }
+        if sink == nil { try openShard() }
+        try sink!.write(record)
+        uncompressed += Int64(record.count)
+        documents += 1
+    }
+
+    private func openShard() throws {
+        let name = Self.shardName(prefix: prefix, task: task, index: outputs.count, compression: compression)
+        let f = try AtomicFileWriter(path: directory + "/" + name)
+        let box = HashBox()
+        hasher = box
+        f.observer = { box.update($0) }
+        file = f
+        switch compression {
+        case .zstd: sink = try ZstdEncoder(f, level: level)
+        case .gz: sink = try GzipEncoder(f, level: level > 9 ? 9 : max(level, 1))
+        case .none: sink = f
+        }
+        documents = 0
+        uncompressed = 0
+    }
+
+    private func closeShard() throws {
+        guard let f = file, let s = sink else { return }
+        try s.finish()
+        let size = f.bytesWritten
+        try f.commit()
+        outputs.append(OutputRecord(path: String(f.path.split(separator: "/").last ?? ""),
+                                    documents: documents, bytes: size,
+                                    uncompressedBytes: uncompressed, sha256: hasher.hex()))
+        file = nil
+        sink = nil
+    }
+
+    /// Closes the last shard and returns every shard written.
+    func finish() throws -> [OutputRecord] {
+        try closeShard()
+        return outputs
+    }
+}
+
+/// An incremental SHA-256 that a closure can feed.
+final class HashBox {
+    private var h = SHA256()
+    func update(_ bytes: UnsafeRawBufferPointer) { h.update(bufferPointer: bytes) }
+    func hex() -> String { h.finalize().map { String(format: "%02x", $0) }.joined() }
+}
+
+/// SHA-256 of a file, in hex.
+func sha256(ofFile path: String) throws -> String {
+    let src = try FileSource(path: path)
+    let box = HashBox()
+    let buf = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+    defer { buf.deallocate() }
+    while true {
+        let n = try src.read(into: buf)
+        if n == 0 { break }
+        box.update(UnsafeRawBufferPointer(rebasing: buf[0..<n]))
+    }
+    return box.hex()
+}

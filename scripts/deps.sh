@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Kiln needs, only those that are missing; quiet when none is.
+# Runs apt-get through sudo when not root.
+set -euo pipefail
+packages=(
+  pkg-config
+  libarchive-dev   # archives: tar, zip, 7z, cpio and their compressions
+  zlib1g-dev       # gzip
+  libzstd-dev      # zstd
+  libarchive-tools # bsdtar: builds archive fixtures in the tests
+  zstd xz-utils bzip2 gzip
+)
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+echo "make deps: installing ${missing[*]}" >&2
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
