@@ -134,7 +134,10 @@ public final class ArchiveReader: ByteSource {
         if rc == ARCHIVE_EOF { return nil }
         if rc != ARCHIVE_OK && rc != ARCHIVE_WARN { throw error(rc, format: "archive") }
         guard let e = entry else { return nil }
-        let path = archive_entry_pathname_utf8(e).map { String(cString: $0) }
+        // The name as stored when it is UTF-8 (nearly always); else libarchive's conversion,
+        // which goes through the locale and costs a charset conversion per entry.
+        let path = archive_entry_pathname(e).flatMap { String(validatingCString: $0) }
+            ?? archive_entry_pathname_utf8(e).map { String(cString: $0) }
             ?? archive_entry_pathname(e).map { String(decoding: UInt8Buffer(cString: $0), as: UTF8.self) }
             ?? ""
         let type = archive_entry_filetype(e)

@@ -15,7 +15,8 @@ public final class BufferedReader: ByteSource {
 
     public init(_ source: ByteSource, capacity: Int = 1 << 18) {
         self.source = source
-        self.buffer = [UInt8](repeating: 0, count: max(capacity, 4096))
+        // Uninitialised: the bytes are always written by a read before they are looked at.
+        self.buffer = [UInt8](unsafeUninitializedCapacity: max(capacity, 512)) { _, n in n = max(capacity, 512) }
     }
 
     private var available: Int { end - start }

@@ -47,6 +47,8 @@ public final class FileSource: ByteSource {
     public let path: String
     private let fd: Int32
     public private(set) var rawBytesConsumed: Int64 = 0
+    /// Sees every chunk read, in order (to hash the file in the same pass).
+    public var observer: ((UnsafeRawBufferPointer) -> Void)?
 
     public init(path: String) throws {
         self.path = path
@@ -63,6 +65,7 @@ public final class FileSource: ByteSource {
             let n = Glibc.read(fd, base, buffer.count)
             if n >= 0 {
                 rawBytesConsumed += Int64(n)
+                if n > 0, let observer { observer(UnsafeRawBufferPointer(start: base, count: n)) }
                 return n
             }
             if errno == EINTR { continue }
@@ -92,13 +95,24 @@ public final class MemorySource: ByteSource {
 
 /// Reads `source` to its end, failing once more than `limit` bytes arrive.
 /// Returns nil when the limit is exceeded (the caller decides what that means).
-public func readAll(_ source: ByteSource, limit: Int) throws -> [UInt8]? {
-    var out: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 1 << 16)
+/// `sizeHint` (the expected size, when known) saves regrowing the buffer.
+public func readAll(_ source: ByteSource, limit: Int, sizeHint: Int = 1 << 16) throws -> [UInt8]? {
+    var capacity = max(min(sizeHint, limit) + 1, 4096)
+    var storage = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 16)
+    defer { storage.deallocate() }
+    var count = 0
     while true {
-        let n = try chunk.withUnsafeMutableBytes { try source.read(into: $0) }
-        if n == 0 { return out }
-        if out.count + n > limit { return nil }
-        out.append(contentsOf: chunk[0..<n])
+        if count == capacity {
+            let bigger = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity * 2, alignment: 16)
+            bigger.baseAddress!.copyMemory(from: storage.baseAddress!, byteCount: count)
+            storage.deallocate()
+            storage = bigger
+            capacity *= 2
+        }
+        let n = try source.read(into: UnsafeMutableRawBufferPointer(rebasing: storage[count..<capacity]))
+        if n == 0 { break }
+        count += n
+        if count > limit { return nil }
     }
+    return Array(UnsafeRawBufferPointer(rebasing: storage[0..<count]))
 }

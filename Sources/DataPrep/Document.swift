@@ -35,11 +35,22 @@ public struct Document: Equatable, Sendable {
     /// input name, the member and the position inside it (line or record number), in hex.
     public static func stableID(input: String, member: String?, position: String?) -> String {
         var h = SHA256()
-        h.update(data: Array("kiln-doc-v1\u{0}\(input)\u{0}\(member ?? "")\u{0}\(position ?? "")".utf8))
-        return h.finalize().prefix(16).map { byte in
-            let hex: [Character] = Array("0123456789abcdef")
-            return String([hex[Int(byte >> 4)], hex[Int(byte & 15)]])
-        }.joined()
+        var key: [UInt8] = []
+        key.reserveCapacity(input.utf8.count + (member?.utf8.count ?? 0) + (position?.utf8.count ?? 0) + 16)
+        key.append(contentsOf: "kiln-doc-v1\u{0}".utf8)
+        key.append(contentsOf: input.utf8)
+        key.append(0)
+        key.append(contentsOf: (member ?? "").utf8)
+        key.append(0)
+        key.append(contentsOf: (position ?? "").utf8)
+        h.update(data: key)
+        let hex = Array("0123456789abcdef".utf8)
+        var out = [UInt8](repeating: 0, count: 32)
+        for (k, byte) in h.finalize().prefix(16).enumerated() {
+            out[2 * k] = hex[Int(byte >> 4)]
+            out[2 * k + 1] = hex[Int(byte & 15)]
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// The record as one JSON line, with the trailing newline.

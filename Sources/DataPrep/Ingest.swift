@@ -158,13 +158,17 @@ public enum Ingest {
         try removeStaleOutputs(outDir: outDir, manifestPath: manifestPath, task: layout.taskIndex)
 
         let state = RunState(inputs: inputs, options: options, progress: progress, onIssue: onIssue,
-                             writer: ShardWriter(directory: outDir, prefix: shardPrefix, task: layout.taskIndex,
-                                                 compression: options.compression,
-                                                 level: options.compressionLevel, shardSize: options.shardSize))
+                             writer: BackgroundShardWriter(ShardWriter(
+                                directory: outDir, prefix: shardPrefix, task: layout.taskIndex,
+                                compression: options.compression, level: options.compressionLevel,
+                                shardSize: options.shardSize)))
         progress.start(totalBytes: inputs.reduce(0) { $0 + $1.size }, inputs: inputs.count)
         let threads = max(1, min(layout.threads, inputs.count))
         DispatchQueue.concurrentPerform(iterations: threads) { _ in state.work() }
-        if let failure = state.failure { throw failure }
+        if let failure = state.failure {
+            state.output.writer.abandon()
+            throw failure
+        }
 
         let outputs: [OutputRecord]
         do { outputs = try state.output.writer.finish() } catch { throw IngestError.output("\(error)") }
@@ -252,7 +256,7 @@ private final class RunState: @unchecked Sendable {
     private(set) var failure: Error?
 
     init(inputs: [IngestInput], options: IngestOptions, progress: IngestProgress,
-         onIssue: @escaping @Sendable (InputIssue) -> Void, writer: ShardWriter) {
+         onIssue: @escaping @Sendable (InputIssue) -> Void, writer: BackgroundShardWriter) {
         self.inputs = inputs
         self.options = options
         self.progress = progress
@@ -281,8 +285,8 @@ private final class RunState: @unchecked Sendable {
                 onProgress: { [progress] bytes in progress.update(k, bytes) },
                 onIssue: onIssue)
             do {
-                let digest = try sha256(ofFile: input.path)
                 try job.run()
+                let digest = try job.inputSHA256 ?? sha256(ofFile: input.path)
                 try output.finish(k, pending: buffer)
                 lock.lock()
                 results[k] = Result(counts: job.counts, issues: job.issues, sha256: digest)
@@ -328,13 +332,13 @@ final class OrderedOutput: @unchecked Sendable {
 
     static let bufferLimit = 32 << 20
 
-    let writer: ShardWriter
+    let writer: BackgroundShardWriter
     private let cond = NSCondition()
     private var head = 0
     private var done: [Int: Pending] = [:]
     private var failure: Error?
 
-    init(writer: ShardWriter) { self.writer = writer }
+    init(writer: BackgroundShardWriter) { self.writer = writer }
 
     func emit(_ index: Int, _ record: [UInt8], pending: inout Pending) throws {
         cond.lock(); defer { cond.unlock() }

@@ -13,8 +13,13 @@ final class IngestJob {
     private let onIssue: (InputIssue) -> Void
 
     private(set) var counts = IngestCounts()
+    /// SHA-256 of the input file, when the reading consumed all of it in order (else nil, and
+    /// the caller hashes the file in a pass of its own).
+    private(set) var inputSHA256: String?
     private(set) var issues: [InputIssue] = []
     private var rawPosition: () -> Int64 = { 0 }
+    private let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 16)
+    deinit { scratch.deallocate() }
 
     /// Nested archives: an archive inside an archive is read, one level deeper is not.
     static let maxArchiveDepth = 2
@@ -45,9 +50,14 @@ final class IngestJob {
         counts.inputBytes = input.size
         do {
             let file = try FileSource(path: input.path)
+            let hasher = HashBox()
+            file.observer = { hasher.update($0) }
             rawPosition = { file.rawBytesConsumed }
             try process(BufferedReader(file), name: input.path, member: nil, archiveDepth: 0,
                         layers: 0, topLevel: true)
+            // Formats that stop early (a zip read through its directory) leave the rest unread.
+            while try file.read(into: scratch) > 0 {}
+            inputSHA256 = hasher.hex()
         } catch let e as OutputError {
             throw e.underlying
         } catch {
@@ -150,8 +160,10 @@ final class IngestJob {
             let guarded = GuardedSource(source, rawBytes: { archive.rawBytesConsumed },
                                         maxBytes: options.maxEntrySize, maxRatio: options.maxRatio,
                                         onRead: { [unowned self] in self.progress() })
+            // Most members are small: size the buffer to the member, not to the largest case.
+            let capacity = Int(min(max(entry.size ?? (1 << 18), Int64(Sniffer.headSize)) + 1, 1 << 18))
             do {
-                try process(BufferedReader(guarded), name: entry.path, member: member,
+                try process(BufferedReader(guarded, capacity: capacity), name: entry.path, member: member,
                             archiveDepth: depth, layers: 0, topLevel: false)
             } catch let e as ContainerError {
                 record(e.underlying, member: member)
@@ -343,7 +355,7 @@ final class IngestJob {
     private func finish(text: String, id: String, source: DocumentSource, metadata: [JSONMember],
                         decoded: DecodedText) throws {
         let size = text.utf8.count
-        if text.utf8.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x09 || $0 == 0x0D }) {
+        if TextDecoding.isBlank(text) {
             skip("empty")
             return
         }

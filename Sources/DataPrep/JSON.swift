@@ -322,7 +322,20 @@ public struct JSONWriter {
         var runStart = 0
         var k = 0
         let n = u.count
+        let base = UnsafeRawPointer(u.baseAddress)
         while k < n {
+            // Eight bytes at a time while none needs escaping (SWAR: a byte below 0x20, '"' or '\\').
+            while k + 8 <= n {
+                let w = base!.loadUnaligned(fromByteOffset: k, as: UInt64.self)
+                let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+                let control = (w &- ones &* 0x20) & ~w & highs
+                let q = w ^ (ones &* 0x22), bs = w ^ (ones &* 0x5C)
+                let quote = (q &- ones) & ~q & highs
+                let backslash = (bs &- ones) & ~bs & highs
+                if control | quote | backslash != 0 { break }
+                k += 8
+            }
+            guard k < n else { break }
             let c = u[k]
             if c >= 0x20 && c != 0x22 && c != 0x5C {
                 k += 1

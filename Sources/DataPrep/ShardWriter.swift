@@ -98,3 +98,96 @@ func sha256(ofFile path: String) throws -> String {
     }
     return box.hex()
 }
+
+/// A `ShardWriter` on a thread of its own: records are handed over in batches, and compression,
+/// hashing and writing overlap with reading. The order of the records is kept, so the bytes are
+/// the same as with a plain `ShardWriter`. At most `maxQueued` batches wait, so memory stays
+/// bounded when the disk or the compressor is the slower side.
+final class BackgroundShardWriter: @unchecked Sendable {
+    private let writer: ShardWriter
+    private let cond = NSCondition()
+    private var queue: [[[UInt8]]] = []
+    private var batch: [[UInt8]] = []
+    private var batchBytes = 0
+    private var closed = false
+    private var done = false
+    private var failure: Error?
+    private var thread: Thread?
+
+    static let batchBytesLimit = 1 << 20
+    static let maxQueued = 16
+
+    init(_ writer: ShardWriter) {
+        self.writer = writer
+        let t = Thread { [unowned self] in self.drain() }
+        t.name = "kiln-shard-writer"
+        thread = t
+        t.start()
+    }
+
+    func write(_ record: [UInt8]) throws {
+        batch.append(record)
+        batchBytes += record.count
+        if batchBytes >= Self.batchBytesLimit { try handOver() }
+    }
+
+    private func handOver() throws {
+        guard !batch.isEmpty else { return }
+        cond.lock(); defer { cond.unlock() }
+        while queue.count >= Self.maxQueued && failure == nil { cond.wait() }
+        if let f = failure { throw f }
+        queue.append(batch)
+        batch = []
+        batchBytes = 0
+        cond.broadcast()
+    }
+
+    private func drain() {
+        while true {
+            cond.lock()
+            while queue.isEmpty && !closed { cond.wait() }
+            if queue.isEmpty && closed {
+                done = true
+                cond.broadcast()
+                cond.unlock()
+                return
+            }
+            let next = queue.removeFirst()
+            cond.broadcast()
+            cond.unlock()
+            if failure != nil { continue }
+            do {
+                for r in next { try writer.write(r) }
+            } catch {
+                cond.lock()
+                failure = error
+                cond.broadcast()
+                cond.unlock()
+            }
+        }
+    }
+
+    /// Writes what is left, stops the thread and returns every shard written.
+    func finish() throws -> [OutputRecord] {
+        try handOver()
+        cond.lock()
+        closed = true
+        cond.broadcast()
+        while !done { cond.wait() }
+        let f = failure
+        cond.unlock()
+        if let f { throw f }
+        return try writer.finish()
+    }
+
+    /// Stops the thread after an error elsewhere; nothing more is written.
+    func abandon() {
+        cond.lock()
+        if failure == nil { failure = CancellationError() }
+        queue.removeAll()
+        closed = true
+        cond.broadcast()
+        while !done { cond.wait() }
+        cond.unlock()
+    }
+}

@@ -22,59 +22,26 @@ public enum Sniffer {
     public static func classify(head: [UInt8], name: String) -> ContentKind {
         if head.isEmpty { return .empty }
         func at(_ offset: Int, _ magic: [UInt8]) -> Bool {
-            head.count >= offset + magic.count && Array(head[offset..<(offset + magic.count)]) == magic
+            guard head.count >= offset + magic.count else { return false }
+            for k in 0..<magic.count where head[offset + k] != magic[k] { return false }
+            return true
         }
-        // Compression
-        if at(0, [0x1F, 0x8B]) { return .compressed(.gzip) }
-        if at(0, [0x28, 0xB5, 0x2F, 0xFD]) { return .compressed(.zstd) }
-        if at(0, [0xFD, 0x37, 0x7A, 0x58, 0x5A, 0x00]) { return .compressed(.xz) }
-        if at(0, [0x42, 0x5A, 0x68]) && head.count > 3 && (0x31...0x39).contains(head[3]) { return .compressed(.bzip2) }
-        if at(0, [0x04, 0x22, 0x4D, 0x18]) { return .compressed(.lz4) }
-        if at(0, [0x5D, 0x00, 0x00]) && name.lowercased().hasSuffix(".lzma") { return .compressed(.lzma) }
-        // Containers
-        if at(0, [0x50, 0x4B, 0x03, 0x04]) || at(0, [0x50, 0x4B, 0x05, 0x06]) || at(0, [0x50, 0x4B, 0x07, 0x08]) {
-            return .archive(.zip)
+        for (offset, magic, kind) in Self.magics where at(offset, magic) {
+            if case .compressed(.bzip2) = kind, !(head.count > 3 && (0x31...0x39).contains(head[3])) { continue }
+            if case .compressed(.lzma) = kind, !name.lowercased().hasSuffix(".lzma") { continue }
+            if case .binary = kind, magic.count <= 2, controlFraction(head) < 0.05 {
+                // "BM" and "MZ" are short: only trust them when the rest is not text.
+                continue
+            }
+            return kind
         }
-        if at(0, [0x37, 0x7A, 0xBC, 0xAF, 0x27, 0x1C]) { return .archive(.sevenZip) }
-        if at(257, Array("ustar".utf8)) || isV7TarHeader(head) { return .archive(.tar) }
-        if at(0, Array("070701".utf8)) || at(0, Array("070702".utf8)) || at(0, Array("070707".utf8))
-            || at(0, [0xC7, 0x71]) || at(0, [0x71, 0xC7]) {
-            return .archive(.cpio)
-        }
-        if at(0, Array("!<arch>\n".utf8)) { return .archive(.ar) }
-        // Binary formats that hold no text for us.
-        let binaries: [(Int, [UInt8], String)] = [
-            (0, [0x89, 0x50, 0x4E, 0x47], "binary:image"),          // PNG
-            (0, [0xFF, 0xD8, 0xFF], "binary:image"),                // JPEG
-            (0, Array("GIF8".utf8), "binary:image"),
-            (0, Array("BM".utf8) + [], "binary:image-bmp"),
-            (8, Array("WEBP".utf8), "binary:image"),
-            (0, Array("%PDF".utf8), "binary:pdf"),
-            (0, [0x7F, 0x45, 0x4C, 0x46], "binary:executable"),     // ELF
-            (0, Array("MZ".utf8), "binary:executable"),             // PE
-            (0, [0xCF, 0xFA, 0xED, 0xFE], "binary:executable"),     // Mach-O
-            (0, [0xCA, 0xFE, 0xBA, 0xBE], "binary:executable"),     // Java class / fat Mach-O
-            (0, [0x00, 0x61, 0x73, 0x6D], "binary:executable"),     // wasm
-            (0, Array("SQLite format 3".utf8), "binary:database"),
-            (0, [0xD0, 0xCF, 0x11, 0xE0], "binary:office"),
-            (4, Array("ftyp".utf8), "binary:media"),
-            (0, Array("ID3".utf8), "binary:media"),
-            (0, Array("OggS".utf8), "binary:media"),
-            (0, Array("RIFF".utf8), "binary:media"),
-            (0, [0x1A, 0x45, 0xDF, 0xA3], "binary:media"),          // Matroska / WebM
-            (0, Array("wOFF".utf8), "binary:font"),
-            (0, Array("Rar!".utf8), "binary:rar"),
-        ]
-        for (offset, magic, reason) in binaries where at(offset, magic) {
-            // "BM" and "MZ" are short: only trust them when the rest is not text.
-            if magic.count <= 2 && controlFraction(head) < 0.05 { continue }
-            return .binary(reason)
-        }
-        if head.contains(0) && !isUTF16(head) { return .binary("binary:nul") }
-        if at(0, Array("WARC/1.".utf8)) { return .warc }
+        if isV7TarHeader(head) { return .archive(.tar) }
+        let (hasNUL, controls) = scanControls(head)
+        if hasNUL && !isUTF16(head) { return .binary("binary:nul") }
+        if at(0, Self.warcMagic) { return .warc }
 
         var body = head[...]
-        if at(0, [0xEF, 0xBB, 0xBF]) { body = body.dropFirst(3) }
+        if head.starts(with: [0xEF, 0xBB, 0xBF]) { body = body.dropFirst(3) }
         while let c = body.first, c == 0x20 || c == 0x09 || c == 0x0A || c == 0x0D { body = body.dropFirst() }
         let lower = name.lowercased()
         let stem = stripCompressionSuffix(lower)
@@ -88,9 +55,53 @@ public enum Sniffer {
             || stem.hasSuffix(".htm") && body.first == UInt8(ascii: "<") {
             return .html
         }
-        if !isUTF16(head) && controlFraction(head) > 0.1 { return .binary("binary:control-bytes") }
+        if !isUTF16(head) && Double(controls) > 0.1 * Double(head.count) { return .binary("binary:control-bytes") }
         return .text
     }
+
+    /// Magic numbers, checked in order.
+    static let magics: [(Int, [UInt8], ContentKind)] = [
+        (0, [0x1F, 0x8B], .compressed(.gzip)),
+        (0, [0x28, 0xB5, 0x2F, 0xFD], .compressed(.zstd)),
+        (0, [0xFD, 0x37, 0x7A, 0x58, 0x5A, 0x00], .compressed(.xz)),
+        (0, [0x42, 0x5A, 0x68], .compressed(.bzip2)),
+        (0, [0x04, 0x22, 0x4D, 0x18], .compressed(.lz4)),
+        (0, [0x5D, 0x00, 0x00], .compressed(.lzma)),
+        (0, [0x50, 0x4B, 0x03, 0x04], .archive(.zip)),
+        (0, [0x50, 0x4B, 0x05, 0x06], .archive(.zip)),   // empty zip
+        (0, [0x50, 0x4B, 0x07, 0x08], .archive(.zip)),   // spanned zip
+        (0, [0x37, 0x7A, 0xBC, 0xAF, 0x27, 0x1C], .archive(.sevenZip)),
+        (257, Array("ustar".utf8), .archive(.tar)),
+        (0, Array("070701".utf8), .archive(.cpio)),
+        (0, Array("070702".utf8), .archive(.cpio)),
+        (0, Array("070707".utf8), .archive(.cpio)),
+        (0, [0xC7, 0x71], .archive(.cpio)),
+        (0, [0x71, 0xC7], .archive(.cpio)),
+        (0, Array("!<arch>\n".utf8), .archive(.ar)),
+        // Binary formats that hold no text for us.
+        (0, [0x89, 0x50, 0x4E, 0x47], .binary("binary:image")),          // PNG
+        (0, [0xFF, 0xD8, 0xFF], .binary("binary:image")),                // JPEG
+        (0, Array("GIF8".utf8), .binary("binary:image")),
+        (0, Array("BM".utf8), .binary("binary:image")),
+        (8, Array("WEBP".utf8), .binary("binary:image")),
+        (0, Array("%PDF".utf8), .binary("binary:pdf")),
+        (0, [0x7F, 0x45, 0x4C, 0x46], .binary("binary:executable")),     // ELF
+        (0, Array("MZ".utf8), .binary("binary:executable")),             // PE
+        (0, [0xCF, 0xFA, 0xED, 0xFE], .binary("binary:executable")),     // Mach-O
+        (0, [0xCA, 0xFE, 0xBA, 0xBE], .binary("binary:executable")),     // Java class, fat Mach-O
+        (0, [0x00, 0x61, 0x73, 0x6D], .binary("binary:executable")),     // wasm
+        (0, Array("SQLite format 3".utf8), .binary("binary:database")),
+        (0, [0xD0, 0xCF, 0x11, 0xE0], .binary("binary:office")),
+        (4, Array("ftyp".utf8), .binary("binary:media")),
+        (0, Array("ID3".utf8), .binary("binary:media")),
+        (0, Array("OggS".utf8), .binary("binary:media")),
+        (0, Array("RIFF".utf8), .binary("binary:media")),
+        (0, [0x1A, 0x45, 0xDF, 0xA3], .binary("binary:media")),          // Matroska, WebM
+        (0, Array("wOFF".utf8), .binary("binary:font")),
+        (0, Array("Rar!".utf8), .binary("binary:rar")),
+    ]
+
+    static let warcMagic = Array("WARC/1.".utf8)
 
     static func stripCompressionSuffix(_ name: String) -> String {
         for s in [".gz", ".zst", ".zstd", ".xz", ".bz2", ".lz4", ".lzma"] where name.hasSuffix(s) {
@@ -107,9 +118,33 @@ public enum Sniffer {
     /// form feed and escape.
     static func controlFraction(_ head: [UInt8]) -> Double {
         guard !head.isEmpty else { return 0 }
-        var n = 0
-        for c in head where c < 0x20 && c != 0x09 && c != 0x0A && c != 0x0D && c != 0x0C && c != 0x1B { n += 1 }
-        return Double(n) / Double(head.count)
+        return Double(scanControls(head).controls) / Double(head.count)
+    }
+
+    /// Whether `head` holds a NUL byte, and how many control characters it holds; one pass that
+    /// skips eight bytes at a time while none is below 0x20.
+    static func scanControls(_ head: [UInt8]) -> (hasNUL: Bool, controls: Int) {
+        head.withUnsafeBufferPointer { b in
+            var nul = false
+            var n = 0
+            var i = 0
+            let count = b.count
+            let raw = UnsafeRawPointer(b.baseAddress)
+            while i < count {
+                if i + 8 <= count {
+                    let w = raw!.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+                    let ones: UInt64 = 0x0101_0101_0101_0101
+                    if (w &- ones &* 0x20) & ~w & (ones &* 0x80) == 0 { i += 8; continue }
+                }
+                let c = b[i]
+                if c < 0x20 {
+                    if c == 0 { nul = true }
+                    n += (c == 0x09 || c == 0x0A || c == 0x0D || c == 0x0C || c == 0x1B) ? 0 : 1
+                }
+                i += 1
+            }
+            return (nul, n)
+        }
     }
 
     /// An old (pre-POSIX) tar header has no magic; its checksum field proves it.

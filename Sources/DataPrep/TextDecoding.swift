@@ -1,4 +1,7 @@
 import ArchiveIO
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Text of unknown encoding turned into UTF-8 with `\n` line endings.
 public struct DecodedText: Equatable, Sendable {
@@ -26,9 +29,8 @@ public enum TextDecoding {
                                    encoding: enc.lowercased(), replacedBytes: 0)
             }
         }
-        if validUTF8Prefix(bytes[...]) == bytes.count {
-            return DecodedText(text: normalizeNewlines(String(decoding: bytes, as: UTF8.self)),
-                               encoding: "utf-8", replacedBytes: 0)
+        if let s = String(validating: bytes, as: UTF8.self) {
+            return DecodedText(text: normalizeNewlines(s), encoding: "utf-8", replacedBytes: 0)
         }
         if let declared = declaredCharset?.lowercased(), !declared.hasPrefix("utf-8"), declared != "utf8",
            let u = Charset.toUTF8(bytes, from: iconvName(declared)) {
@@ -83,20 +85,33 @@ public enum TextDecoding {
 
     /// `\r\n` and lone `\r` become `\n`.
     public static func normalizeNewlines(_ s: String) -> String {
-        guard s.utf8.contains(0x0D) else { return s }
+        var s = s
+        let hasCR = s.withUTF8 { b in b.count > 0 && memchr(b.baseAddress!, 0x0D, b.count) != nil }
+        guard hasCR else { return s }
         var out: [UInt8] = []
         out.reserveCapacity(s.utf8.count)
         var previousCR = false
-        for c in s.utf8 {
-            if c == 0x0D {
-                out.append(0x0A)
-                previousCR = true
-            } else {
-                if !(c == 0x0A && previousCR) { out.append(c) }
-                previousCR = false
+        s.withUTF8 { b in
+            for c in b {
+                if c == 0x0D {
+                    out.append(0x0A)
+                    previousCR = true
+                } else {
+                    if !(c == 0x0A && previousCR) { out.append(c) }
+                    previousCR = false
+                }
             }
         }
         return String(decoding: out, as: UTF8.self)
+    }
+
+    /// True when the text is empty or only spaces, tabs and line breaks.
+    public static func isBlank(_ s: String) -> Bool {
+        var s = s
+        return s.withUTF8 { b in
+            for c in b where !(c == 0x20 || c == 0x0A || c == 0x09 || c == 0x0D) { return false }
+            return true
+        }
     }
 
     /// Length of the longest valid UTF-8 prefix (all of it when the bytes are valid).
