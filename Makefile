@@ -24,7 +24,7 @@ demo: build
 	@scripts/demo.sh
 
 bench: build venv
-	@bench/ingest.sh
+	@bench/run.sh
 
 samples:
 	python3 scripts/make-samples.py

@@ -83,6 +83,9 @@ public struct IngestResult: Sendable {
 
 public enum Ingest {
     public static let shardPrefix = "docs"
+    /// Documents a worker keeps in memory while an earlier input is still being read; past it
+    /// they go to a spill file.
+    public static let spillThreshold = 32 << 20
 
     /// Expands files, folders (recursively) and list files into the sorted list of input files.
     /// Hidden files (names starting with ".") and anything under `excluding` are left out.
@@ -140,7 +143,8 @@ public enum Ingest {
     /// Ingests `inputs` (already this task's share) into `outDir`.
     public static func run(inputs: [IngestInput], outDir: String, options: IngestOptions, layout: RunLayout,
                            force: Bool = false, progress: IngestProgress = IngestProgress(),
-                           onIssue: @escaping @Sendable (InputIssue) -> Void = { _ in }) throws -> IngestResult {
+                           onIssue: @escaping @Sendable (InputIssue) -> Void = { _ in },
+                           bufferLimit: Int = Ingest.spillThreshold) throws -> IngestResult {
         let started = Date()
         do {
             try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
@@ -158,10 +162,11 @@ public enum Ingest {
         try removeStaleOutputs(outDir: outDir, manifestPath: manifestPath, task: layout.taskIndex)
 
         let state = RunState(inputs: inputs, options: options, progress: progress, onIssue: onIssue,
-                             writer: BackgroundShardWriter(ShardWriter(
+                             output: OrderedOutput(writer: BackgroundShardWriter(ShardWriter(
                                 directory: outDir, prefix: shardPrefix, task: layout.taskIndex,
                                 compression: options.compression, level: options.compressionLevel,
-                                shardSize: options.shardSize)))
+                                shardSize: options.shardSize)), directory: outDir, task: layout.taskIndex,
+                                bufferLimit: bufferLimit))
         progress.start(totalBytes: inputs.reduce(0) { $0 + $1.size }, inputs: inputs.count)
         let threads = max(1, min(layout.threads, inputs.count))
         DispatchQueue.concurrentPerform(iterations: threads) { _ in state.work() }
@@ -228,8 +233,10 @@ public enum Ingest {
     static func removeStaleOutputs(outDir: String, manifestPath: String, task: Int) throws {
         unlink(manifestPath)
         let mine = String(format: "%@-%05d-", shardPrefix, task)
+        let manifestTemp = "." + (manifestPath as NSString).lastPathComponent + ".tmp-"
         let names = (try? FileManager.default.contentsOfDirectory(atPath: outDir)) ?? []
-        for name in names where name.hasPrefix(mine) || (name.hasPrefix("." + mine) && name.contains(".tmp-")) {
+        for name in names where name.hasPrefix(mine) || (name.hasPrefix("." + mine) && name.contains(".tmp-"))
+            || name.hasPrefix(manifestTemp) {
             if unlink(outDir + "/" + name) != 0 && errno != ENOENT {
                 throw IngestError.output("\(outDir)/\(name): cannot remove a stale output")
             }
@@ -256,12 +263,12 @@ private final class RunState: @unchecked Sendable {
     private(set) var failure: Error?
 
     init(inputs: [IngestInput], options: IngestOptions, progress: IngestProgress,
-         onIssue: @escaping @Sendable (InputIssue) -> Void, writer: BackgroundShardWriter) {
+         onIssue: @escaping @Sendable (InputIssue) -> Void, output: OrderedOutput) {
         self.inputs = inputs
         self.options = options
         self.progress = progress
         self.onIssue = onIssue
-        self.output = OrderedOutput(writer: writer)
+        self.output = output
         results = Array(repeating: nil, count: inputs.count)
     }
 
@@ -278,8 +285,8 @@ private final class RunState: @unchecked Sendable {
             var buffer = OrderedOutput.Pending()
             let job = IngestJob(
                 input: input, options: options,
-                emit: { [output, progress] record in
-                    try output.emit(k, record, pending: &buffer)
+                emit: { [output, progress] document in
+                    try output.emit(k, document, pending: &buffer)
                     progress.addDocument()
                 },
                 onProgress: { [progress] bytes in progress.update(k, bytes) },
@@ -321,39 +328,58 @@ private final class RunState: @unchecked Sendable {
 
 /// Writes the documents of the inputs in input order, whatever order the threads finish in.
 ///
-/// The worker on the first unfinished input writes straight to the shards; the others keep their
-/// records in memory up to `bufferLimit` and then wait for their turn. Inputs are handed out in
-/// order, so the first unfinished input always has a worker, and nobody waits for ever.
+/// The worker on the first unfinished input hands its documents straight to the shard writer;
+/// the others keep theirs in memory up to `bufferLimit` and then spill them, as JSON lines, to a
+/// temporary file that the writer copies into the shards when their turn comes. So every worker
+/// keeps working, and memory stays bounded whatever the inputs' sizes.
 final class OrderedOutput: @unchecked Sendable {
     struct Pending {
-        var records: [[UInt8]] = []
+        var records: [Document] = []
         var bytes = 0
+        var spill: SpillFile?
     }
 
-    static let bufferLimit = 32 << 20
+    private let bufferLimit: Int
 
     let writer: BackgroundShardWriter
+    private let directory: String
+    private let task: Int
     private let cond = NSCondition()
     private var head = 0
     private var done: [Int: Pending] = [:]
     private var failure: Error?
 
-    init(writer: BackgroundShardWriter) { self.writer = writer }
+    init(writer: BackgroundShardWriter, directory: String, task: Int, bufferLimit: Int) {
+        self.writer = writer
+        self.bufferLimit = bufferLimit
+        self.directory = directory
+        self.task = task
+    }
 
-    func emit(_ index: Int, _ record: [UInt8], pending: inout Pending) throws {
-        cond.lock(); defer { cond.unlock() }
-        if let f = failure { throw f }
-        if head != index {
-            pending.records.append(record)
-            pending.bytes += record.count
-            guard pending.bytes > Self.bufferLimit else { return }
-            while head != index && failure == nil { cond.wait() }
-            if let f = failure { throw f }
+    func emit(_ index: Int, _ record: Document, pending: inout Pending) throws {
+        cond.lock()
+        if let f = failure { cond.unlock(); throw f }
+        if head == index {
+            defer { cond.unlock() }
             try flush(&pending)
+            try guarded { try writer.write(record) }
             return
         }
-        try flush(&pending)
-        try guarded { try writer.write(record) }
+        cond.unlock()
+        pending.records.append(record)
+        pending.bytes += record.text.utf8.count + 256
+        if pending.bytes > bufferLimit { try spill(index, &pending) }
+    }
+
+    /// Moves the buffered documents to the input's spill file (outside the lock: this is the
+    /// worker's own data).
+    private func spill(_ index: Int, _ pending: inout Pending) throws {
+        if pending.spill == nil {
+            pending.spill = try SpillFile(path: String(format: "%@/%@-%05d-spill-%06d", directory, Ingest.shardPrefix, task, index))
+        }
+        for d in pending.records { try pending.spill!.append(d.jsonLine()) }
+        pending.records = []
+        pending.bytes = 0
     }
 
     func finish(_ index: Int, pending: Pending) throws {
@@ -375,6 +401,7 @@ final class OrderedOutput: @unchecked Sendable {
     }
 
     private func flush(_ pending: inout Pending) throws {
+        if let s = pending.spill { try guarded { try writer.write(spill: s) } }
         for r in pending.records { try guarded { try writer.write(r) } }
         pending = Pending()
     }
@@ -385,5 +412,18 @@ final class OrderedOutput: @unchecked Sendable {
             cond.broadcast()
             throw error
         }
+    }
+}
+
+/// JSON lines waiting for their turn, in a temporary file beside the shards (removed when the
+/// object goes away; a killed run's are removed by the next run).
+final class SpillFile: @unchecked Sendable {
+    private let file: AtomicFileWriter
+    init(path: String) throws { file = try AtomicFileWriter(path: path) }
+    func append(_ line: [UInt8]) throws { try file.write(line) }
+    /// Flushes the file and returns its path for reading.
+    func close() throws -> String {
+        try file.finish()
+        return file.temporaryPath
     }
 }

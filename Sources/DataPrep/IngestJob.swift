@@ -8,7 +8,7 @@ import ArchiveIO
 final class IngestJob {
     let input: IngestInput
     let options: IngestOptions
-    private let emit: ([UInt8]) throws -> Void
+    private let emit: (Document) throws -> Void
     private let onProgress: (Int64) -> Void
     private let onIssue: (InputIssue) -> Void
 
@@ -27,7 +27,7 @@ final class IngestJob {
     static let maxCompressionLayers = 3
 
     init(input: IngestInput, options: IngestOptions,
-         emit: @escaping ([UInt8]) throws -> Void,
+         emit: @escaping (Document) throws -> Void,
          onProgress: @escaping (Int64) -> Void,
          onIssue: @escaping (InputIssue) -> Void) {
         self.input = input
@@ -207,7 +207,7 @@ final class IngestJob {
     }
 
     static func textFormat(_ name: String) -> String {
-        let lower = Sniffer.stripCompressionSuffix(name.lowercased())
+        let lower = Sniffer.stripCompressionSuffix(String(name.suffix(16)).lowercased())
         if lower.hasSuffix(".md") || lower.hasSuffix(".markdown") { return "markdown" }
         if lower.hasSuffix(".rst") { return "rst" }
         return "text"
@@ -372,9 +372,8 @@ final class IngestJob {
             metadata.append(JSONMember("replaced_bytes", .number(decoded.replacedBytes)))
             counts.replacedBytes += decoded.replacedBytes
         }
-        let line = Document(id: id, text: text, source: source, metadata: metadata).jsonLine()
         do {
-            try emit(line)
+            try emit(Document(id: id, text: text, source: source, metadata: metadata))
         } catch {
             throw OutputError(underlying: error)
         }

@@ -99,15 +99,19 @@ func sha256(ofFile path: String) throws -> String {
     return box.hex()
 }
 
-/// A `ShardWriter` on a thread of its own: records are handed over in batches, and compression,
-/// hashing and writing overlap with reading. The order of the records is kept, so the bytes are
+/// A `ShardWriter` on a thread of its own: documents are handed over in batches, and their
+/// serialisation, compression, hashing and writing overlap with reading. The order of the records is kept, so the bytes are
 /// the same as with a plain `ShardWriter`. At most `maxQueued` batches wait, so memory stays
 /// bounded when the disk or the compressor is the slower side.
 final class BackgroundShardWriter: @unchecked Sendable {
     private let writer: ShardWriter
     private let cond = NSCondition()
-    private var queue: [[[UInt8]]] = []
-    private var batch: [[UInt8]] = []
+    private enum Item {
+        case documents([Document])
+        case spill(SpillFile)
+    }
+    private var queue: [Item] = []
+    private var batch: [Document] = []
     private var batchBytes = 0
     private var closed = false
     private var done = false
@@ -125,10 +129,20 @@ final class BackgroundShardWriter: @unchecked Sendable {
         t.start()
     }
 
-    func write(_ record: [UInt8]) throws {
-        batch.append(record)
-        batchBytes += record.count
+    func write(_ document: Document) throws {
+        batch.append(document)
+        batchBytes += document.text.utf8.count + 256
         if batchBytes >= Self.batchBytesLimit { try handOver() }
+    }
+
+    /// Queues a spill file's lines, after everything written so far.
+    func write(spill: SpillFile) throws {
+        try handOver()
+        cond.lock(); defer { cond.unlock() }
+        while queue.count >= Self.maxQueued && failure == nil { cond.wait() }
+        if let f = failure { throw f }
+        queue.append(.spill(spill))
+        cond.broadcast()
     }
 
     private func handOver() throws {
@@ -136,7 +150,7 @@ final class BackgroundShardWriter: @unchecked Sendable {
         cond.lock(); defer { cond.unlock() }
         while queue.count >= Self.maxQueued && failure == nil { cond.wait() }
         if let f = failure { throw f }
-        queue.append(batch)
+        queue.append(.documents(batch))
         batch = []
         batchBytes = 0
         cond.broadcast()
@@ -157,7 +171,17 @@ final class BackgroundShardWriter: @unchecked Sendable {
             cond.unlock()
             if failure != nil { continue }
             do {
-                for r in next { try writer.write(r) }
+                switch next {
+                case let .documents(docs):
+                    for d in docs { try writer.write(d.jsonLine()) }
+                case let .spill(file):
+                    let reader = BufferedReader(try FileSource(path: try file.close()))
+                    while let line = try reader.readLine(maxLength: Int.max) {
+                        guard case var .line(bytes) = line else { continue }
+                        bytes.append(0x0A)
+                        try writer.write(bytes)
+                    }
+                }
             } catch {
                 cond.lock()
                 failure = error

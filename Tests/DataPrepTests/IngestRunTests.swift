@@ -45,6 +45,17 @@ func shardBytes(_ dir: String) -> [String: [UInt8]] {
         #expect(m1.counts == m2.counts)
     }
 
+    /// Workers ahead of the first unfinished input spill to disk; the bytes stay the same.
+    @Test func spilledDocumentsKeepTheirPlace() throws {
+        let one = Fixtures.tempDir("s1"), two = Fixtures.tempDir("s2")
+        let inputs = try Ingest.enumerateInputs([Fixtures.samples])
+        _ = try Ingest.run(inputs: inputs, outDir: one, options: IngestOptions(), layout: RunLayout(threads: 1))
+        _ = try Ingest.run(inputs: inputs, outDir: two, options: IngestOptions(), layout: RunLayout(threads: 2),
+                           bufferLimit: 1000)
+        #expect(shardBytes(one) == shardBytes(two))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: two).filter { $0.contains("spill") }.isEmpty)
+    }
+
     @Test func taskSplitsCoverEveryDocumentOnce() throws {
         let whole = Fixtures.tempDir("whole")
         let (_, all) = try ingest([Fixtures.samples], out: whole)
