@@ -17,7 +17,8 @@ final class Console: @unchecked Sendable {
         self.json = json
         self.label = label
         isTerminal = isatty(STDERR_FILENO) == 1
-        var l = Logger(label: "kiln.\(label)") { _ in StreamLogHandler.standardError(label: "prep \(label)") }
+        let name = "prep \(label)"
+        var l = Logger(label: "kiln.\(label)") { _ in LineLogHandler(name: name) }
         l.logLevel = quiet ? .error : .info
         logger = l
     }
@@ -111,4 +112,23 @@ struct JSONSummary<T: Encodable>: Encodable {
     var manifestPath: String
     var upToDate: Bool
     var manifest: T
+}
+
+/// Log lines for people and build-farm logs alike: `2026-01-31T12:00:00Z prep ingest: warning: ...`
+/// on standard error.
+struct LineLogHandler: LogHandler {
+    let name: String
+    var logLevel: Logger.Level = .info
+    var metadata: Logger.Metadata = [:]
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        let stamp = ISO8601DateFormatter().string(from: Date())
+        let level = event.level == .info ? "" : "\(event.level): "
+        FileHandle.standardError.write(Data("\(stamp) \(name): \(level)\(event.message)\n".utf8))
+    }
 }

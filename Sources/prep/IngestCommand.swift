@@ -8,29 +8,33 @@ struct IngestCommand: AsyncParsableCommand {
         commandName: "ingest",
         abstract: "Turn raw archives and files into JSONL document shards.",
         discussion: """
-            Each INPUT is a file or a folder (walked recursively, in sorted order; hidden files are
-            left out). Formats are recognised from their content, not their names:
-              archives     tar (plain, gz, bz2, xz, zst), zip, 7z, cpio; an archive inside an
-                           archive is read too, two levels deep
-              compressed   .gz (several members too), .zst, .xz, .bz2
-              web          WARC and WET (.warc, .warc.gz): response records with HTML become
-                           text, conversion records are kept as they are
-              JSONL        records that hold text already (--text-field, --id-field); the
-                           other fields are kept as metadata
-              text, HTML   one document per file; HTML keeps its visible text only
-            Text is decoded from UTF-8, UTF-16 (by BOM), GB18030 or Big5; other invalid bytes
-            become U+FFFD and are counted. Line endings become \\n.
+            Each INPUT is a file or a folder (walked recursively, in sorted order;
+            hidden files are left out). Formats are recognised from their content:
+              archives    tar (plain, gz, bz2, xz, zst), zip, 7z, cpio; an archive
+                          inside an archive is read too, two levels deep
+              compressed  .gz (several members too), .zst, .xz, .bz2
+              web         WARC and WET (.warc, .warc.gz): response records with
+                          HTML become text; conversion records are kept as is
+              JSONL       records that hold text already (--text-field,
+                          --id-field); their other fields become metadata
+              text, HTML  one document per file; HTML keeps its visible text
+            Text is decoded from UTF-8, UTF-16 (by BOM), GB18030 or Big5; other
+            invalid bytes become U+FFFD and are counted. Line endings become \\n.
 
-            Output: DIR/docs-<task>-<n>.jsonl.zst, one JSON object per line:
-              {"id", "text", "source": {"input", "member", "url", "record"}, "metadata": {...}}
-            and DIR/manifest.json (manifest-<task>.json when --task-count > 1), written last.
-            A rerun whose manifest is complete and whose inputs and options are unchanged does
-            nothing (--force redoes it); a killed run is redone from the start, to the same bytes.
+            OUTPUT
+              DIR/docs-<task>-<n>.jsonl.zst, one JSON object per line:
+                {"id", "text", "source": {"input", "member", "url", "record"},
+                 "metadata": {...}}
+              DIR/manifest.json (manifest-<task>.json with --task-count > 1),
+              written last. A rerun whose manifest is complete and whose inputs
+              and options are unchanged does nothing (--force redoes it); a
+              killed run is redone from the start, to the same bytes.
 
             EXAMPLES
               prep ingest samples/ --out out/docs
               prep ingest crawl.warc.gz books.tar.xz --out out/docs --compression gz
-              prep ingest --inputs-from list.txt --out out/docs --task-index 3 --task-count 8
+              prep ingest --inputs-from list.txt --out out/docs \\
+                  --task-index 3 --task-count 8
               prep ingest dumps/ --out out/docs --json > summary.json
 
             \(ExitStatus.helpText)

@@ -18,7 +18,8 @@ enum ExitStatus: Int32 {
           0  every input was read
           1  nothing usable could be written (or an input error under --strict)
           2  usage error: bad option, missing input, bad configuration file
-          3  some inputs had errors; the output is still valid and the manifest counts them
+          3  some inputs had errors; the output is still valid and the
+             manifest counts them
         """
 }
 
@@ -28,10 +29,11 @@ struct Prep: AsyncParsableCommand {
         abstract: "Kiln data preparation: raw text archives to training data.",
         discussion: """
             Stages, each reading the files of the one before:
-              prep ingest    raw archives (tar, zip, 7z, gz, zst, WARC/WET, JSONL, text, HTML) to JSONL shards
+              prep ingest   raw archives (tar, zip, 7z, gz, zst, WARC/WET, JSONL,
+                            text, HTML) to JSONL document shards
 
-            Every command takes --help (with examples) and --json; exit statuses are documented in
-            each command's help.
+            Every command takes --help (with examples) and --json; each command's
+            help lists its exit statuses.
             """,
         version: "kiln \(Kiln.version)",
         subcommands: [IngestCommand.self])
