@@ -327,12 +327,7 @@ public struct JSONWriter {
             // Eight bytes at a time while none needs escaping (SWAR: a byte below 0x20, '"' or '\\').
             while k + 8 <= n {
                 let w = base!.loadUnaligned(fromByteOffset: k, as: UInt64.self)
-                let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
-                let control = (w &- ones &* 0x20) & ~w & highs
-                let q = w ^ (ones &* 0x22), bs = w ^ (ones &* 0x5C)
-                let quote = (q &- ones) & ~q & highs
-                let backslash = (bs &- ones) & ~bs & highs
-                if control | quote | backslash != 0 { break }
+                if SWAR.hasByte(below: 0x20, in: w) || SWAR.hasByte(0x22, in: w) || SWAR.hasByte(0x5C, in: w) { break }
                 k += 8
             }
             guard k < n else { break }

@@ -133,8 +133,7 @@ public enum Sniffer {
             while i < count {
                 if i + 8 <= count {
                     let w = raw!.loadUnaligned(fromByteOffset: i, as: UInt64.self)
-                    let ones: UInt64 = 0x0101_0101_0101_0101
-                    if (w &- ones &* 0x20) & ~w & (ones &* 0x80) == 0 { i += 8; continue }
+                    if !SWAR.hasByte(below: 0x20, in: w) { i += 8; continue }
                 }
                 let c = b[i]
                 if c < 0x20 {

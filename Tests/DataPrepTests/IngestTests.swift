@@ -72,6 +72,25 @@ let chinese = "中文文本也是一等公民。这是第二句话！"
         #expect(docs[3].source.record == "line:4")
     }
 
+    /// xz and bzip2 single files go through libarchive's raw format; UTF-16 text by its BOM.
+    @Test func xzBzip2AndUTF16Files() throws {
+        Fixtures.write(english[0], to: dir + "/in/a.txt")
+        Fixtures.write(#"{"text":"bz2 record"}"# + "\n", to: dir + "/in/b.jsonl")
+        try Fixtures.run("xz", [dir + "/in/a.txt"])
+        try Fixtures.run("bzip2", [dir + "/in/b.jsonl"])
+        let utf16 = try #require(Charset.convert(Array(chinese.utf8), from: "UTF-8", to: "UTF-16LE"))
+        Fixtures.write([0xFF, 0xFE] + utf16, to: dir + "/in/c.txt")
+        let (m, docs) = try ingest([dir + "/in"], out: dir + "/out")
+        #expect(m.inputs.map { ($0.path as NSString).lastPathComponent } == ["a.txt.xz", "b.jsonl.bz2", "c.txt"])
+        #expect(docs.map(\.text) == [english[0], "bz2 record", chinese])
+        #expect(m.counts.encodings == ["utf-16le": 1])
+        // A truncated xz file is an error, not a crash, and not a silent empty document.
+        let xz = Fixtures.read(dir + "/in/a.txt.xz")
+        Fixtures.write(Array(xz[0..<(xz.count / 2)]), to: dir + "/cut/a.txt.xz")
+        let (m2, _) = try ingest([dir + "/cut"], out: dir + "/out2")
+        #expect(m2.counts.errorCount == 1)
+    }
+
     @Test func jsonlErrorsAreCountedWithLineNumbersAndTheRestIsKept() throws {
         let text = #"{"text":"one"}"# + "\n" + #"{"text": broken"# + "\n" + #"{"body":"no text field"}"# + "\n"
             + "[1,2]\n\n" + #"{"text":"five","metadata":{"lang":"en"},"score":0.5}"# + "\n"

@@ -61,3 +61,17 @@ import Testing
         #expect(a.count == 32)
     }
 }
+
+@Suite struct SWARTests {
+    /// The word tests agree with a byte-by-byte check on random words.
+    @Test func agreesWithTheNaiveCheck() {
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<20_000 {
+            let bytes = (0..<8).map { _ in [0x00, 0x1F, 0x20, 0x21, 0x22, 0x5C, 0x7F, 0x80, 0xA2, 0xFF].randomElement(using: &rng)! as UInt8 }
+            let w = bytes.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
+            #expect(SWAR.hasByte(below: 0x20, in: w) == bytes.contains { $0 < 0x20 })
+            #expect(SWAR.hasByte(0x22, in: w) == bytes.contains(0x22))
+            #expect(SWAR.hasByte(0x5C, in: w) == bytes.contains(0x5C))
+        }
+    }
+}

@@ -50,6 +50,15 @@ import TestSupport
         #expect(try Fixtures.prep(["ingest", Fixtures.samples + "/notes", "--out", dir + "/file/sub", "--quiet"]).status == 1)
     }
 
+    @Test func inputsFromAListFile() throws {
+        let dir = Fixtures.tempDir("cli")
+        Fixtures.write("# inputs\n\(Fixtures.samples)/notes/plain.txt\n\n\(Fixtures.samples)/zh-big5.txt\n", to: dir + "/list.txt")
+        let r = try Fixtures.prep(["ingest", "--inputs-from", dir + "/list.txt", "--out", dir + "/o", "--json"])
+        #expect(r.status == 0)
+        let m = try IngestManifest.read(dir + "/o/manifest.json")
+        #expect(m.inputs.map { ($0.path as NSString).lastPathComponent } == ["plain.txt", "zh-big5.txt"])
+    }
+
     @Test func secondRunIsUpToDate() throws {
         let dir = Fixtures.tempDir("cli")
         let first = try Fixtures.prep(["ingest", Fixtures.samples + "/notes", "--out", dir + "/o"])
