@@ -146,14 +146,7 @@ public enum Ingest {
                            onIssue: @escaping @Sendable (InputIssue) -> Void = { _ in },
                            bufferLimit: Int = Ingest.spillThreshold) throws -> IngestResult {
         let started = Date()
-        do {
-            try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
-        } catch {
-            throw IngestError.output("\(outDir): cannot create the output folder: \(error.localizedDescription)")
-        }
-        guard access(outDir, W_OK) == 0 else {
-            throw IngestError.output("\(outDir): the output folder is not writable")
-        }
+        try StageFolder.prepare(outDir)
         let manifestPath = outDir + "/" + IngestManifest.fileName(task: layout.taskIndex, count: layout.taskCount)
         if !force, let old = try? IngestManifest.read(manifestPath),
            isUpToDate(old, inputs: inputs, outDir: outDir, options: options, layout: layout) {
@@ -161,28 +154,57 @@ public enum Ingest {
         }
         try removeStaleOutputs(outDir: outDir, manifestPath: manifestPath, task: layout.taskIndex)
 
-        let state = RunState(inputs: inputs, options: options, progress: progress, onIssue: onIssue,
-                             output: OrderedOutput(writer: BackgroundShardWriter(ShardWriter(
-                                directory: outDir, prefix: shardPrefix, task: layout.taskIndex,
-                                compression: options.compression, level: options.compressionLevel,
-                                shardSize: options.shardSize)), directory: outDir, task: layout.taskIndex,
-                                bufferLimit: bufferLimit))
+        let output = OrderedOutput(
+            writer: BackgroundShardWriter(ShardWriter(
+                directory: outDir, prefix: shardPrefix, task: layout.taskIndex, compression: options.compression,
+                level: options.compressionLevel, shardSize: options.shardSize)),
+            directory: outDir, task: layout.taskIndex, bufferLimit: bufferLimit)
         progress.start(totalBytes: inputs.reduce(0) { $0 + $1.size }, inputs: inputs.count)
         let threads = max(1, min(layout.threads, inputs.count))
-        DispatchQueue.concurrentPerform(iterations: threads) { _ in state.work() }
-        if let failure = state.failure {
-            state.output.writer.abandon()
-            throw failure
+        struct Result {
+            var counts: IngestCounts
+            var issues: [InputIssue]
+            var sha256: String
         }
-
+        let results: [Result]
+        do {
+            results = try OrderedWorkers.run(count: inputs.count, threads: threads, outputs: [output]) { k, emit in
+                let input = inputs[k]
+                defer { progress.finish(k, size: input.size) }
+                let job = IngestJob(
+                    input: input, options: options,
+                    emit: { document in
+                        try emit(0, document)
+                        progress.addDocument()
+                    },
+                    onProgress: { bytes in progress.update(k, bytes) },
+                    onIssue: onIssue)
+                do {
+                    try job.run()
+                    return Result(counts: job.counts, issues: job.issues,
+                                  sha256: try job.inputSHA256 ?? sha256(ofFile: input.path))
+                } catch ArchiveIOError.io(let path, let op, let code) where path == input.path {
+                    // The input itself cannot be read: an input error, not a run failure.
+                    let issue = InputIssue(input: input.path, member: nil, offset: nil, line: nil, kind: "read_error",
+                                           message: ArchiveIOError.io(path: path, operation: op, errno: code).description)
+                    onIssue(issue)
+                    var counts = IngestCounts()
+                    counts.errors["read_error"] = 1
+                    return Result(counts: counts, issues: [issue], sha256: "")
+                }
+            }
+        } catch let e as IngestError {
+            throw e
+        } catch {
+            throw IngestError.output("cannot write the output: \(error)")
+        }
         let outputs: [OutputRecord]
-        do { outputs = try state.output.writer.finish() } catch { throw IngestError.output("\(error)") }
+        do { outputs = try output.writer.finish() } catch { throw IngestError.output("\(error)") }
 
         var counts = IngestCounts()
         var issues: [InputIssue] = []
         var records: [InputRecord] = []
-        for (k, r) in state.results.enumerated() {
-            guard let r else { continue }
+        for (k, r) in results.enumerated() {
             counts.inputs += 1
             counts.inputBytes += inputs[k].size
             counts.add(r.counts)
@@ -228,202 +250,9 @@ public enum Ingest {
         return true
     }
 
-    /// Removes this task's manifest first (so it never describes other shards), then its shards
-    /// and any temporary files a killed run left.
     static func removeStaleOutputs(outDir: String, manifestPath: String, task: Int) throws {
-        unlink(manifestPath)
-        let mine = String(format: "%@-%05d-", shardPrefix, task)
-        let manifestTemp = "." + (manifestPath as NSString).lastPathComponent + ".tmp-"
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: outDir)) ?? []
-        for name in names where name.hasPrefix(mine) || (name.hasPrefix("." + mine) && name.contains(".tmp-"))
-            || name.hasPrefix(manifestTemp) {
-            if unlink(outDir + "/" + name) != 0 && errno != ENOENT {
-                throw IngestError.output("\(outDir)/\(name): cannot remove a stale output")
-            }
-        }
+        try StageFolder.removeStale(outDir, manifestName: (manifestPath as NSString).lastPathComponent,
+                                    prefix: shardPrefix, task: task)
     }
 }
 
-/// Shared state of one run's worker threads.
-private final class RunState: @unchecked Sendable {
-    struct Result {
-        var counts: IngestCounts
-        var issues: [InputIssue]
-        var sha256: String
-    }
-
-    let inputs: [IngestInput]
-    let options: IngestOptions
-    let progress: IngestProgress
-    let onIssue: @Sendable (InputIssue) -> Void
-    let output: OrderedOutput
-    private let lock = NSLock()
-    private var next = 0
-    private(set) var results: [Result?]
-    private(set) var failure: Error?
-
-    init(inputs: [IngestInput], options: IngestOptions, progress: IngestProgress,
-         onIssue: @escaping @Sendable (InputIssue) -> Void, output: OrderedOutput) {
-        self.inputs = inputs
-        self.options = options
-        self.progress = progress
-        self.onIssue = onIssue
-        self.output = output
-        results = Array(repeating: nil, count: inputs.count)
-    }
-
-    private func take() -> Int? {
-        lock.lock(); defer { lock.unlock() }
-        guard failure == nil, next < inputs.count else { return nil }
-        next += 1
-        return next - 1
-    }
-
-    func work() {
-        while let k = take() {
-            let input = inputs[k]
-            var buffer = OrderedOutput.Pending()
-            let job = IngestJob(
-                input: input, options: options,
-                emit: { [output, progress] document in
-                    try output.emit(k, document, pending: &buffer)
-                    progress.addDocument()
-                },
-                onProgress: { [progress] bytes in progress.update(k, bytes) },
-                onIssue: onIssue)
-            do {
-                try job.run()
-                let digest = try job.inputSHA256 ?? sha256(ofFile: input.path)
-                try output.finish(k, pending: buffer)
-                lock.lock()
-                results[k] = Result(counts: job.counts, issues: job.issues, sha256: digest)
-                lock.unlock()
-            } catch ArchiveIOError.io(let path, let op, let code) where path == input.path {
-                // The input itself cannot be read: an input error, not a run failure.
-                let issue = InputIssue(input: input.path, member: nil, offset: nil, line: nil, kind: "read_error",
-                                       message: ArchiveIOError.io(path: path, operation: op, errno: code).description)
-                onIssue(issue)
-                var counts = IngestCounts()
-                counts.errors["read_error"] = 1
-                do { try output.finish(k, pending: OrderedOutput.Pending()) } catch { fail(error) }
-                lock.lock()
-                results[k] = Result(counts: counts, issues: [issue], sha256: "")
-                lock.unlock()
-            } catch {
-                fail(error)
-                output.abort(error)
-            }
-            progress.finish(k, size: input.size)
-        }
-    }
-
-    private func fail(_ error: Error) {
-        lock.lock()
-        if failure == nil {
-            failure = (error as? IngestError) ?? IngestError.output("cannot write the output: \(error)")
-        }
-        lock.unlock()
-    }
-}
-
-/// Writes the documents of the inputs in input order, whatever order the threads finish in.
-///
-/// The worker on the first unfinished input hands its documents straight to the shard writer;
-/// the others keep theirs in memory up to `bufferLimit` and then spill them, as JSON lines, to a
-/// temporary file that the writer copies into the shards when their turn comes. So every worker
-/// keeps working, and memory stays bounded whatever the inputs' sizes.
-final class OrderedOutput: @unchecked Sendable {
-    struct Pending {
-        var records: [Document] = []
-        var bytes = 0
-        var spill: SpillFile?
-    }
-
-    private let bufferLimit: Int
-
-    let writer: BackgroundShardWriter
-    private let directory: String
-    private let task: Int
-    private let cond = NSCondition()
-    private var head = 0
-    private var done: [Int: Pending] = [:]
-    private var failure: Error?
-
-    init(writer: BackgroundShardWriter, directory: String, task: Int, bufferLimit: Int) {
-        self.writer = writer
-        self.bufferLimit = bufferLimit
-        self.directory = directory
-        self.task = task
-    }
-
-    func emit(_ index: Int, _ record: Document, pending: inout Pending) throws {
-        cond.lock()
-        if let f = failure { cond.unlock(); throw f }
-        if head == index {
-            defer { cond.unlock() }
-            try flush(&pending)
-            try guarded { try writer.write(record) }
-            return
-        }
-        cond.unlock()
-        pending.records.append(record)
-        pending.bytes += record.text.utf8.count + 256
-        if pending.bytes > bufferLimit { try spill(index, &pending) }
-    }
-
-    /// Moves the buffered documents to the input's spill file (outside the lock: this is the
-    /// worker's own data).
-    private func spill(_ index: Int, _ pending: inout Pending) throws {
-        if pending.spill == nil {
-            pending.spill = try SpillFile(path: String(format: "%@/%@-%05d-spill-%06d", directory, Ingest.shardPrefix, task, index))
-        }
-        for d in pending.records { try pending.spill!.append(d.jsonLine()) }
-        pending.records = []
-        pending.bytes = 0
-    }
-
-    func finish(_ index: Int, pending: Pending) throws {
-        cond.lock(); defer { cond.unlock() }
-        if let f = failure { throw f }
-        done[index] = pending
-        while var p = done.removeValue(forKey: head) {
-            try flush(&p)
-            head += 1
-        }
-        cond.broadcast()
-    }
-
-    func abort(_ error: Error) {
-        cond.lock()
-        if failure == nil { failure = error }
-        cond.broadcast()
-        cond.unlock()
-    }
-
-    private func flush(_ pending: inout Pending) throws {
-        if let s = pending.spill { try guarded { try writer.write(spill: s) } }
-        for r in pending.records { try guarded { try writer.write(r) } }
-        pending = Pending()
-    }
-
-    private func guarded(_ body: () throws -> Void) throws {
-        do { try body() } catch {
-            failure = error
-            cond.broadcast()
-            throw error
-        }
-    }
-}
-
-/// JSON lines waiting for their turn, in a temporary file beside the shards (removed when the
-/// object goes away; a killed run's are removed by the next run).
-final class SpillFile: @unchecked Sendable {
-    private let file: AtomicFileWriter
-    init(path: String) throws { file = try AtomicFileWriter(path: path) }
-    func append(_ line: [UInt8]) throws { try file.write(line) }
-    /// Flushes the file and returns its path for reading.
-    func close() throws -> String {
-        try file.finish()
-        return file.temporaryPath
-    }
-}

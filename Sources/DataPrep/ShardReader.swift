@@ -1,0 +1,60 @@
+import ArchiveIO
+import Foundation
+
+/// Reads the document shards that Kiln's stages write (and any JSONL of the same record shape).
+public enum Shards {
+    /// Shard files under `paths`: a file is taken as it is; a folder gives its `*.jsonl`,
+    /// `*.jsonl.zst` and `*.jsonl.gz` files (not recursively, hidden files left out), sorted by
+    /// name, so that the shards of every task of an earlier stage are read in a fixed order.
+    public static func list(_ paths: [String]) throws -> [String] {
+        var files: [String] = []
+        for p in paths {
+            var isDir: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: p, isDirectory: &isDir) else {
+                throw IngestError.inputNotFound(p)
+            }
+            if isDir.boolValue {
+                let names = try FileManager.default.contentsOfDirectory(atPath: p)
+                    .filter { !$0.hasPrefix(".") && ($0.hasSuffix(".jsonl") || $0.hasSuffix(".jsonl.zst") || $0.hasSuffix(".jsonl.gz")) }
+                    .sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+                files += names.map { p.hasSuffix("/") ? p + $0 : p + "/" + $0 }
+            } else {
+                files.append(p)
+            }
+        }
+        return files
+    }
+
+    /// A JSONL file's lines, decompressed according to its first bytes (zstd, gzip or none).
+    public static func lines(of path: String) throws -> BufferedReader {
+        let file = BufferedReader(try FileSource(path: path))
+        let magic = try file.peek(4)
+        if magic.starts(with: [0x28, 0xB5, 0x2F, 0xFD]) { return BufferedReader(try ZstdDecoder(file)) }
+        if magic.starts(with: [0x1F, 0x8B]) { return BufferedReader(try GzipDecoder(file)) }
+        return file
+    }
+
+    public struct RecordError: Error, CustomStringConvertible {
+        public var path: String
+        public var line: Int
+        public var message: String
+        public var description: String { "\(path) line \(line): \(message)" }
+    }
+
+    /// Calls `body` with each document of the shard at `path` and its line number (from 1).
+    /// A line that is not a document record throws `RecordError`, naming the file and the line.
+    public static func forEachDocument(in path: String, _ body: (Document, Int) throws -> Void) throws {
+        let reader = try lines(of: path)
+        var n = 0
+        while let line = try reader.readLine(maxLength: Int.max) {
+            n += 1
+            guard case let .line(bytes) = line else { continue }
+            if bytes.isEmpty { continue }
+            let doc: Document
+            do { doc = try Document.parse(bytes) } catch {
+                throw RecordError(path: path, line: n, message: "\(error)")
+            }
+            try body(doc, n)
+        }
+    }
+}
