@@ -7,21 +7,8 @@ bench/results/ingest.json and the ingest section of bench/RESULTS.md.
   ingest.py [--repeat N] [--size-mb MB]"""
 import argparse, json, os, platform, shutil, statistics, subprocess, sys, time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PREP = os.path.join(ROOT, ".build/release/prep")
-WORK = os.path.join(ROOT, "bench/work")
-
-def run(cmd, stdout=subprocess.DEVNULL):
-    """Wall seconds, user+sys seconds and peak RSS (MiB) of one process."""
-    t = time.perf_counter()
-    p = subprocess.Popen(cmd, stdout=stdout, stderr=subprocess.PIPE)
-    _, status, ru = os.wait4(p.pid, 0)
-    wall = time.perf_counter() - t
-    err = p.stderr.read().decode()
-    p.stderr.close()
-    if os.waitstatus_to_exitcode(status) != 0:
-        sys.exit(f"{' '.join(cmd)} failed: {err}")
-    return wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import PREP, ROOT, WORK, machine, run, write_section
 
 def gzip_floor(paths):
     with open(os.devnull, "wb") as null:
@@ -66,8 +53,7 @@ def main():
             "noisy": spread(g) > 0.15 or spread(k) > 0.15,
         })
     load = os.getloadavg()
-    result = {"date": time.strftime("%Y-%m-%d"), "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
-              + cpu_model(), "load_before": load, "repeat": a.repeat, "rows": rows}
+    result = {"date": time.strftime("%Y-%m-%d"), "machine": machine(), "load_before": load, "repeat": a.repeat, "rows": rows}
     os.makedirs(os.path.join(ROOT, "bench/results"), exist_ok=True)
     json.dump(result, open(os.path.join(ROOT, "bench/results/ingest.json"), "w"), indent=2)
     lines = ["| what | Kiln | gzip -dc (floor) | ratio | goal | peak RSS | note |", "|---|---|---|---|---|---|---|"]
@@ -82,25 +68,5 @@ def main():
                   "MB/s are megabytes of document text out per second; gzip -dc decompresses the same archives "
                   "to /dev/null and nothing else. Kiln's CPU time includes its shard-writer thread "
                   "(zstd compression and SHA-256 of the output run beside the reading thread).\n\n" + table)
-
-def cpu_model():
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
-
-def write_section(name, body):
-    path = os.path.join(ROOT, "bench/RESULTS.md")
-    text = open(path).read() if os.path.exists(path) else "# Benchmark results\n\nWritten by `make bench`; each section by its own benchmark.\n"
-    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
-    block = f"{start}\n## {name}\n\n{body}\n{end}"
-    if start in text:
-        text = text[:text.index(start)] + block + text[text.index(end) + len(end):]
-    else:
-        text = text.rstrip() + "\n\n" + block + "\n"
-    open(path, "w").write(text)
 
 main()

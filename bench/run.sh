@@ -1,5 +1,12 @@
 #!/usr/bin/env bash
-# `make bench`: every benchmark, side by side with its peer, in one run.
+# `make bench`: every benchmark, side by side with its peer, in one run. The peers live in
+# .venv-bench (scripts/requirements-bench.txt), made here when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python3 bench/ingest.py "$@"
+if [ ! -x .venv-bench/bin/python ] || ! cmp -s scripts/requirements-bench.txt .venv-bench/.kiln-requirements; then
+  python3 -m venv .venv-bench
+  .venv-bench/bin/pip install -q --disable-pip-version-check -r scripts/requirements-bench.txt
+  cp scripts/requirements-bench.txt .venv-bench/.kiln-requirements
+fi
+python3 bench/ingest.py
+python3 bench/clean.py --python .venv-bench/bin/python

@@ -42,8 +42,10 @@ public enum Shards {
     }
 
     /// Calls `body` with each document of the shard at `path` and its line number (from 1).
-    /// A line that is not a document record throws `RecordError`, naming the file and the line.
-    public static func forEachDocument(in path: String, _ body: (Document, Int) throws -> Void) throws {
+    /// A line that is not a document record goes to `onInvalidLine` (naming the file and the
+    /// line), and reading goes on; without a handler it throws.
+    public static func forEachDocument(in path: String, onInvalidLine: ((RecordError) throws -> Void)? = nil,
+                                       _ body: (Document, Int) throws -> Void) throws {
         let reader = try lines(of: path)
         var n = 0
         while let line = try reader.readLine(maxLength: Int.max) {
@@ -52,9 +54,23 @@ public enum Shards {
             if bytes.isEmpty { continue }
             let doc: Document
             do { doc = try Document.parse(bytes) } catch {
-                throw RecordError(path: path, line: n, message: "\(error)")
+                let e = RecordError(path: path, line: n, message: "\(error)")
+                guard let onInvalidLine else { throw e }
+                try onInvalidLine(e)
+                continue
             }
             try body(doc, n)
+        }
+    }
+
+    /// The shard files under `paths` as stage inputs (with size and modification time, for the
+    /// up-to-date check of a rerun).
+    public static func inputs(_ paths: [String]) throws -> [IngestInput] {
+        try list(paths).map { path in
+            var st = stat()
+            guard stat(path, &st) == 0 else { throw IngestError.inputNotFound(path) }
+            return IngestInput(path: path, size: Int64(st.st_size),
+                               mtimeNs: Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec))
         }
     }
 }

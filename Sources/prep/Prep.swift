@@ -31,12 +31,14 @@ struct Prep: AsyncParsableCommand {
             Stages, each reading the files of the one before:
               prep ingest   raw archives (tar, zip, 7z, gz, zst, WARC/WET, JSONL,
                             text, HTML) to JSONL document shards
+              prep clean    normalisation and quality filters, every drop with
+                            its reason
 
             Every command takes --help (with examples) and --json; each command's
             help lists its exit statuses.
             """,
         version: "kiln \(Kiln.version)",
-        subcommands: [IngestCommand.self])
+        subcommands: [IngestCommand.self, CleanCommand.self])
 }
 
 @main

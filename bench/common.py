@@ -1,0 +1,43 @@
+"""Shared pieces of Kiln's benchmarks: running a process with its time and peak memory, the
+machine description, and writing a section of bench/RESULTS.md."""
+import os, platform, subprocess, sys, time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PREP = os.path.join(ROOT, ".build/release/prep")
+WORK = os.path.join(ROOT, "bench/work")
+CORPORA = os.path.join(ROOT, "../shared/corpora")
+
+def run(cmd, stdout=subprocess.DEVNULL, env=None):
+    """Wall seconds, user+sys seconds and peak RSS (MiB) of one process."""
+    t = time.perf_counter()
+    p = subprocess.Popen(cmd, stdout=stdout, stderr=subprocess.PIPE, env=env)
+    _, status, ru = os.wait4(p.pid, 0)
+    wall = time.perf_counter() - t
+    err = p.stderr.read().decode()
+    p.stderr.close()
+    if os.waitstatus_to_exitcode(status) not in (0, 3):
+        sys.exit(f"{' '.join(cmd)} failed: {err}")
+    return wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024
+
+def cpu_model():
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+def machine():
+    return f"{platform.machine()}, {os.cpu_count()} cores, {cpu_model()}"
+
+def write_section(name, body):
+    path = os.path.join(ROOT, "bench/RESULTS.md")
+    text = open(path).read() if os.path.exists(path) else "# Benchmark results\n\nWritten by `make bench`; each section by its own benchmark.\n"
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    block = f"{start}\n## {name}\n\n{body}\n{end}"
+    if start in text:
+        text = text[:text.index(start)] + block + text[text.index(end) + len(end):]
+    else:
+        text = text.rstrip() + "\n\n" + block + "\n"
+    open(path, "w").write(text)
