@@ -33,12 +33,13 @@ struct Prep: AsyncParsableCommand {
                             text, HTML) to JSONL document shards
               prep clean    normalisation and quality filters, every drop with
                             its reason
+              prep dedup    exact and MinHash near-duplicate removal
 
             Every command takes --help (with examples) and --json; each command's
             help lists its exit statuses.
             """,
         version: "kiln \(Kiln.version)",
-        subcommands: [IngestCommand.self, CleanCommand.self])
+        subcommands: [IngestCommand.self, CleanCommand.self, DedupCommand.self])
 }
 
 @main
