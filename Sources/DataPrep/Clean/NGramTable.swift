@@ -33,7 +33,9 @@ struct NGramHashes {
                     while k < n {
                         // Order matters ("a b" is not "b a"): the hash so far is multiplied
                         // before the next word is folded in.
-                        for i in 0..<max(0, m - k) { h[i] = mixHash(h[i] ^ (w[i + k] &* 0xD6E8_FEB8_6659_FD93)) }
+                        for i in 0..<max(0, m - k) {
+                            h[i] = TextBytes.mixHash(h[i] ^ (w[i + k] &* 0xD6E8_FEB8_6659_FD93))
+                        }
                         k += 1
                     }
                 }

@@ -24,7 +24,8 @@ extension QualityFilters {
     /// "c4:javascript", "c4:policy"; "c4:citation" counts lines whose citation marks were cut
     /// out, which stay), and the reason the whole document is dropped, or nil: "c4:lorem_ipsum",
     /// "c4:curly_bracket", "c4:too_few_sentences". A dropped document's text is returned as given.
-    public static func c4(_ text: String, _ o: C4Options) -> (text: String, removedLines: [String: Int], drop: String?) {
+    public static func c4(_ text: String, _ o: C4Options)
+        -> (text: String, removedLines: [String: Int], drop: String?) {
         guard o.enabled else { return (text, [:], nil) }
         var t = text
         let (kept, removed, drop) = t.withUTF8 { c4Filter($0, o) }
@@ -32,8 +33,7 @@ extension QualityFilters {
     }
 
     static func c4Filter(_ p: UnsafeBufferPointer<UInt8>, _ o: C4Options) -> ([UInt8], [String: Int], String?) {
-        let phrases = PhraseMatcher(lorem: o.filterLoremIpsum, javascript: o.filterJavascript,
-                                    policy: o.filterPolicy ? o.policySubstrings + o.chinesePolicySubstrings : [])
+        let phrases = PhraseMatcher.of(o)
         var out: [UInt8] = []
         out.reserveCapacity(p.count)
         var tooLong = 0, citations = 0, noTerminal = 0, tooFew = 0, javascript = 0, policy = 0
@@ -52,7 +52,10 @@ extension QualityFilters {
                 tooFew += 1
                 return true
             }
-            let found = phrases.find(q)
+            var found = phrases.find(q)
+            found.lorem = found.lorem && o.filterLoremIpsum
+            found.javascript = found.javascript && o.filterJavascript
+            found.policy = found.policy && o.filterPolicy
             if found.lorem {
                 drop = "c4:lorem_ipsum"
                 return false
@@ -77,7 +80,7 @@ extension QualityFilters {
         }
         // One unit: a line, or a sentence when `splitParagraph` is off.
         func unit(_ range: Range<Int>) -> Bool {
-            let r = stripRange(p, range.lowerBound, range.upperBound)
+            let r = TextBytes.stripRange(p, range.lowerBound, range.upperBound)
             // datatrove counts words before cutting citations out.
             let (words, longest) = lineWords(p, r)
             if o.maxWordLength > 0 && longest > o.maxWordLength {
@@ -102,7 +105,8 @@ extension QualityFilters {
                 }
                 i += 1
             }
-            if drop == nil && (start < p.count || p.isEmpty) { _ = unit(start..<p.count) }
+            // Python's `splitlines()`: no line after a final "\n", none in an empty text.
+            if drop == nil && start < p.count { _ = unit(start..<p.count) }
         } else {
             forEachSentence(p, 0..<p.count) { unit($0) }
         }
@@ -115,7 +119,7 @@ extension QualityFilters {
         }
         if drop == nil && o.minNumSentences > 0 && sentences < o.minNumSentences { drop = "c4:too_few_sentences" }
         if drop != nil { return ([], removed, drop) }
-        let r = out.withUnsafeBufferPointer { stripRange($0, 0, $0.count) }
+        let r = out.withUnsafeBufferPointer { TextBytes.stripRange($0, 0, $0.count) }
         if r.count != out.count { out = Array(out[r]) }
         return (out, removed, nil)
     }
@@ -132,7 +136,7 @@ extension QualityFilters {
                     if run == 0 { words += 1 }
                     run += 1
                     if run > longest { longest = run }
-                } else if isPythonSpace(UInt32(b)) {
+                } else if TextBytes.isPythonSpace(UInt32(b)) {
                     run = 0
                 } else {
                     if run == 0 { words += 1 }
@@ -142,11 +146,11 @@ extension QualityFilters {
                 i += 1
                 continue
             }
-            let (s, width) = decodeScalar(p, i)
+            let (s, width) = TextBytes.decodeScalar(p, i)
             i += width
-            if isUnicodeSpace(s) {
+            if TextBytes.isUnicodeSpace(s) {
                 run = 0
-            } else if isCJK(s) {
+            } else if TextBytes.isCJK(s) {
                 run = 0
                 words += 1
                 if longest == 0 { longest = 1 }
@@ -200,7 +204,8 @@ extension QualityFilters {
         if last == UInt8(ascii: "\"") || last == UInt8(ascii: "'") { return true }
         var end = q.count
         while end > 0 {
-            let (s, first) = q[end - 1] < 0x80 ? (UInt32(q[end - 1]), end - 1) : decodeScalar(q, endingAt: end)
+            let (s, first) = q[end - 1] < 0x80 ? (UInt32(q[end - 1]), end - 1)
+                : TextBytes.decodeScalar(q, endingAt: end)
             if isCloser(s) {
                 end = first
                 continue
@@ -247,7 +252,7 @@ extension QualityFilters {
         let end = r.upperBound
         func emit(_ e: Int) -> Bool {
             defer { start = e }
-            return stripRange(p, start, e).isEmpty ? true : body(start..<e)
+            return TextBytes.stripRange(p, start, e).isEmpty ? true : body(start..<e)
         }
         while i < end {
             let b = p[i]
@@ -257,7 +262,7 @@ extension QualityFilters {
                 continue
             }
             var s = UInt32(b), width = 1
-            if b >= 0x80 { (s, width) = decodeScalar(p, i) }
+            if b >= 0x80 { (s, width) = TextBytes.decodeScalar(p, i) }
             let wide = s == 0x3002 || s == 0xFF01 || s == 0xFF1F
             if b == 0x0A {
                 var j = i + 1
@@ -281,7 +286,7 @@ extension QualityFilters {
             var j = i + width
             while j < end {
                 var t = UInt32(p[j]), w = 1
-                if p[j] >= 0x80 { (t, w) = decodeScalar(p, j) }
+                if p[j] >= 0x80 { (t, w) = TextBytes.decodeScalar(p, j) }
                 let tWide = t == 0x3002 || t == 0xFF01 || t == 0xFF1F
                 guard t == 0x2E || t == 0x3F || t == 0x21 || t == 0xFF0E || tWide || isCloser(t) else { break }
                 cjk = cjk || tWide
@@ -289,12 +294,14 @@ extension QualityFilters {
                 j += w
             }
             var boundary = cjk || j == end
-            if !boundary && p[j] < 0x80 && isPythonSpace(UInt32(p[j])) {
+            if !boundary && p[j] < 0x80 && TextBytes.isPythonSpace(UInt32(p[j])) {
                 boundary = true
                 if onlyDots {
                     var k = j
-                    while k < end && p[k] < 0x80 && isPythonSpace(UInt32(p[k])) { k += 1 }
-                    if k < end && ((p[k] >= 0x61 && p[k] <= 0x7A) || (p[k] >= 0x30 && p[k] <= 0x39)) { boundary = false }
+                    while k < end && p[k] < 0x80 && TextBytes.isPythonSpace(UInt32(p[k])) { k += 1 }
+                    if k < end && ((p[k] >= 0x61 && p[k] <= 0x7A) || (p[k] >= 0x30 && p[k] <= 0x39)) {
+                        boundary = false
+                    }
                 }
             }
             if boundary && !emit(j) { return }
@@ -306,17 +313,29 @@ extension QualityFilters {
 
 /// Finds C4's phrases in a line, ignoring ASCII case, in one pass: each position's first two
 /// (lowercased) bytes are looked up in a 4,096-bit filter before any phrase is compared.
-struct PhraseMatcher {
-    private enum Kind { case lorem, javascript, policy }
+struct PhraseMatcher: Sendable {
+    private enum Kind: Sendable { case lorem, javascript, policy }
     private var phrases: [(bytes: [UInt8], kind: Kind)] = []
     private var filter = [UInt64](repeating: 0, count: 64)
     /// Policy phrases of one byte (or none), which the filter cannot hold.
     private var short: [(bytes: [UInt8], kind: Kind)] = []
 
-    init(lorem: Bool, javascript: Bool, policy: [String]) {
+    private static let defaultOptions = C4Options()
+    private static let defaults = PhraseMatcher(policy: defaultOptions.policySubstrings
+                                                + defaultOptions.chinesePolicySubstrings)
+
+    /// The phrases of `o`, prepared once for the default lists.
+    static func of(_ o: C4Options) -> PhraseMatcher {
+        o.policySubstrings == defaultOptions.policySubstrings
+            && o.chinesePolicySubstrings == defaultOptions.chinesePolicySubstrings
+            ? defaults : PhraseMatcher(policy: o.policySubstrings + o.chinesePolicySubstrings)
+    }
+
+    /// Finds "lorem ipsum", "javascript" and the `policy` phrases.
+    init(policy: [String]) {
         var all: [(String, Kind)] = policy.map { ($0, .policy) }
-        if lorem { all.append(("lorem ipsum", .lorem)) }
-        if javascript { all.append(("javascript", .javascript)) }
+        all.append(("lorem ipsum", .lorem))
+        all.append(("javascript", .javascript))
         for (s, kind) in all {
             let bytes = s.utf8.map(PhraseMatcher.lower)
             if bytes.count < 2 {

@@ -68,7 +68,7 @@ extension QualityFilters {
             if Double(alphabetic) / nTokens < o.minAlphaWordsRatio { return "gopher_below_alpha_threshold" }
         }
         if o.minStopWords > 0
-            && stopWordHits(p, scan, o.stopWords + o.chineseStopWords, atLeast: o.minStopWords) < o.minStopWords {
+            && StopWords.of(o).hits(p, scan, atLeast: o.minStopWords) < o.minStopWords {
             return "gopher_enough_stop_words"
         }
         return nil
@@ -85,13 +85,13 @@ extension QualityFilters {
         let n = p.count
         func line(_ a: Int, _ b: Int) {
             lines += 1
-            let r = stripRange(p, a, b)
+            let r = TextBytes.stripRange(p, a, b)
             if r.isEmpty { return }
             let first = p[r.lowerBound]
             if first < 0x80 {
                 if first == UInt8(ascii: "-") { bullets += 1 }
             } else {
-                switch decodeScalar(p, r.lowerBound).0 {
+                switch TextBytes.decodeScalar(p, r.lowerBound).0 {
                 case 0x2022, 0x25CF, 0x25C6, 0x25A0, 0x00B7, 0x30FB: bullets += 1   // • ● ◆ ■ · ・
                 default: break
                 }
@@ -149,14 +149,14 @@ extension QualityFilters {
         if lineStart < n { line(lineStart, n) }
         return (hashes, ellipses, lines, bullets, endEllipses)
     }
+}
 
-    /// Occurrences of the stop words in the text, counted until `atLeast`. A stop word is a
-    /// sequence of words (as `Words` splits it: "没有" is two); it matches equal words in the
-    /// text that touch where its own words touch. Matching is case-sensitive, as datatrove's.
-    static func stopWordHits(_ p: UnsafeBufferPointer<UInt8>, _ scan: WordScan, _ stopWords: [String],
-                             atLeast: Int) -> Int {
-        // Each stop word: its words' bytes, and whether each touches the one before.
-        var patterns: [[(bytes: [UInt8], touches: Bool)]] = []
+/// Stop words ready to match: each one's words (as `Words` splits it: "没有" is two) as bytes,
+/// and whether each touches the one before.
+struct StopWords: Sendable {
+    private var patterns: [[(bytes: [UInt8], touches: Bool)]] = []
+
+    init(_ stopWords: [String]) {
         for s in stopWords {
             var s = s
             let pattern = s.withUTF8 { q in
@@ -167,6 +167,20 @@ extension QualityFilters {
             }
             if !pattern.isEmpty { patterns.append(pattern) }
         }
+    }
+
+    private static let defaultOptions = GopherQualityOptions()
+    private static let defaults = StopWords(defaultOptions.stopWords + defaultOptions.chineseStopWords)
+
+    /// The stop words of `o`, prepared once for the default lists.
+    static func of(_ o: GopherQualityOptions) -> StopWords {
+        o.stopWords == defaultOptions.stopWords && o.chineseStopWords == defaultOptions.chineseStopWords
+            ? defaults : StopWords(o.stopWords + o.chineseStopWords)
+    }
+
+    /// Occurrences of the stop words in the text, counted until `atLeast`: equal words that
+    /// touch where the stop word's own words touch. Case-sensitive, as datatrove's.
+    func hits(_ p: UnsafeBufferPointer<UInt8>, _ scan: WordScan, atLeast: Int) -> Int {
         if patterns.isEmpty { return 0 }
         var hits = 0
         let words = scan.words

@@ -1,10 +1,10 @@
 // Gopher's repetition filter (Rae et al. 2021, table A1), as datatrove's GopherRepetitionFilter
 // computes it: duplicate paragraphs and lines, the most frequent 2- to 4-gram, and the characters
-// covered by repeated 5- to 10-grams. N-grams are of `Words`, so for Chinese they are n-grams of
-// characters. The same thresholds hold there: a normal Chinese text's most frequent character
-// pair (的是, 我们, 酒店 in a hotel review) covers 1 to 5% of it, far under 20%, while a page
-// that repeats a phrase fails as an English one does (checked on the zh-docs corpus: see the
-// tests).
+// covered by repeated 5- to 10-grams. N-grams are of tokens, words and punctuation marks both,
+// as datatrove's spaCy tokens are (see Words.swift); for Chinese they are n-grams of characters.
+// The same thresholds hold there: in the long reviews and documents of zh-docs the most frequent
+// character pair (我们, 酒店, 设备) covers 2 to 4% of the text, far under 20%, while a page that
+// repeats a phrase fails as an English one does (see the tests).
 
 extension QualityFilters {
     /// nil when the document passes, else the reason: "gopher_repetition:dup_para_frac",
@@ -18,10 +18,10 @@ extension QualityFilters {
     }
 
     static func repetitionReason(_ p: UnsafeBufferPointer<UInt8>, _ o: GopherRepetitionOptions) -> String? {
-        let total = Double(scalarCount(p, 0, p.count))
+        let total = Double(TextBytes.scalarCount(p, 0, p.count))
 
         // Paragraphs: `re.split(r"\n{2,}", text.strip())`.
-        let paragraphs = duplicatePieces(p, stripRange(p, 0, p.count), minBreak: 2)
+        let paragraphs = duplicatePieces(p, TextBytes.stripRange(p, 0, p.count), minBreak: 2)
         if o.dupParagraphFraction > 0
             && Double(paragraphs.duplicates) / Double(paragraphs.pieces) > o.dupParagraphFraction {
             return "gopher_repetition:dup_para_frac"
@@ -81,7 +81,8 @@ extension QualityFilters {
         grams.advance(to: base)
         let baseCounts = table.occurrences(grams.hashes, grams.count)
         for limit in dup {
-            let bound = NGramBounds.duplicate(baseCounts: baseCounts, base: base, n: limit.n, lengthPrefix: lengthPrefix)
+            let bound = NGramBounds.duplicate(baseCounts: baseCounts, base: base, n: limit.n,
+                                              lengthPrefix: lengthPrefix)
             if Double(bound) / total <= limit.fraction { continue }
             grams.advance(to: limit.n)
             let chars = table.duplicateChars(grams.hashes, grams.count, n: limit.n, lengthPrefix: lengthPrefix)
@@ -98,33 +99,45 @@ extension QualityFilters {
         -> (pieces: Int, duplicates: Int, chars: Int) {
         var breaks = 0
         for i in range where p[i] == 0x0A { breaks += 1 }
-        let seen = NGramTable(capacityFor: breaks / minBreak + 1)
-        seen.removeAll()
-        var pieces = 0, duplicates = 0, chars = 0
-        var start = range.lowerBound
-        var i = range.lowerBound
-        let end = range.upperBound
-        func piece(_ a: Int, _ b: Int) {
-            pieces += 1
-            if !seen.insert(hashBytes(p, a, b)) {
+        return withUnsafeTemporaryAllocation(of: (hash: UInt64, start: Int, end: Int).self,
+                                             capacity: breaks / max(1, minBreak) + 1) { pieces in
+            var count = 0
+            var start = range.lowerBound
+            var i = range.lowerBound
+            let end = range.upperBound
+            while i < end {
+                if p[i] != 0x0A {
+                    i += 1
+                    continue
+                }
+                var j = i + 1
+                while j < end && p[j] == 0x0A { j += 1 }
+                if j - i >= minBreak {
+                    pieces[count] = (TextBytes.hashBytes(p, start, i), start, i)
+                    count += 1
+                    start = j
+                }
+                i = j
+            }
+            pieces[count] = (TextBytes.hashBytes(p, start, end), start, end)
+            count += 1
+
+            var duplicates = 0, chars = 0
+            func duplicate(_ k: Int) {
                 duplicates += 1
-                chars += scalarCount(p, a, b)
+                chars += TextBytes.scalarCount(p, pieces[k].start, pieces[k].end)
             }
+            if count <= 48 {
+                // A short page: comparing with the earlier pieces beats building a table.
+                for k in 1..<count where (0..<k).contains(where: { pieces[$0].hash == pieces[k].hash }) {
+                    duplicate(k)
+                }
+            } else {
+                let seen = NGramTable(capacityFor: count)
+                seen.removeAll()
+                for k in 0..<count where !seen.insert(pieces[k].hash) { duplicate(k) }
+            }
+            return (count, duplicates, chars)
         }
-        while i < end {
-            if p[i] != 0x0A {
-                i += 1
-                continue
-            }
-            var j = i + 1
-            while j < end && p[j] == 0x0A { j += 1 }
-            if j - i >= minBreak {
-                piece(start, i)
-                start = j
-            }
-            i = j
-        }
-        piece(start, end)
-        return (pieces, duplicates, chars)
     }
 }

@@ -106,9 +106,9 @@ public struct C4Options: Codable, Equatable, Sendable {
     /// Footer, navigation and cookie lines of Chinese sites, simplified and traditional. Bare
     /// "cookie" is not here: it would remove English lines about baking.
     public var chinesePolicySubstrings = [
-        "版权所有", "版權所有", "隐私政策", "隱私政策", "隱私權政策", "使用条款", "使用條款", "服务条款", "服務條款",
-        "用户协议", "用戶協議", "免责声明", "免責聲明", "使用cookie", "cookie政策", "icp备", "返回顶部",
-        "返回頂部", "上一篇", "下一篇", "首页", "首頁",
+        "版权所有", "版權所有", "隐私政策", "隱私政策", "隱私權政策", "使用条款", "使用條款", "服务条款",
+        "服務條款", "用户协议", "用戶協議", "免责声明", "免責聲明", "使用cookie", "cookie政策", "icp备",
+        "返回顶部", "返回頂部", "上一篇", "下一篇", "首页", "首頁",
     ]
 
     public init() {}

@@ -3,11 +3,11 @@
 // datatrove tokenizes with spaCy (or NLTK) and then sets punctuation tokens aside where a check
 // needs words. A tokenizer would cost far more than the filters themselves, so the rules here are
 // simple and close to spaCy's on English:
-//   - A word is a run of letters, digits and combining marks. An apostrophe or hyphen (' ’ - ‐ _)
-//     between two of them stays inside it ("don't", "well-known"), and so does . , : or / between
-//     digits ("3.14", "1,000", "3:16", "1/2"). spaCy makes two tokens of "don't" and "Yahweh's"
-//     and three of "well-known"; those splits are counted (`clitics`, `hyphens`) so that the
-//     ratios over tokens come out as datatrove's.
+//   - A word is a run of letters and digits, with the combining marks that follow them. An
+//     apostrophe or hyphen (' ’ - ‐ _) between two of them stays inside it ("don't",
+//     "well-known"), and so does . , : or / between digits ("3.14", "1,000", "3:16", "1/2").
+//     spaCy makes two tokens of "don't" and "Yahweh's" and three of "well-known"; those splits
+//     are counted (`clitics`, `hyphens`) so that the ratios over tokens come out as datatrove's.
 //   - Every Han character and every kana is a word of its own. Chinese and Japanese put no spaces
 //     between words, and a character is the unit that needs no dictionary: counting characters
 //     makes a 50-word minimum about a sentence or two of Chinese, close to 50 English words.
@@ -15,7 +15,8 @@
 //     that a run of "." or "-" is one ("...", "----"), as spaCy splits them: datatrove's symbol
 //     and alphabetic ratios divide by all tokens, and its n-grams are of all tokens.
 //   - Whitespace is Python's `str.isspace` set; format characters (zero-width joiners, soft
-//     hyphens) neither end nor start a word.
+//     hyphens) neither end nor start a word, nor do combining marks outside a word (an emoji's
+//     variation selector).
 
 /// Words of a text, Chinese-aware: runs of letters and digits (with inner apostrophes and
 /// hyphens) for scripts that use spaces, and every Han character and every kana as a word of its
@@ -97,10 +98,10 @@ struct WordScan {
             var width = 1
             var cls: ScalarClass
             if b < 0x80 {
-                cls = asciiClass(b)
+                cls = TextBytes.asciiClass(b)
             } else {
-                (scalar, width) = decodeScalar(p, i)
-                cls = classify(scalar)
+                (scalar, width) = TextBytes.decodeScalar(p, i)
+                cls = TextBytes.classify(scalar)
             }
             switch cls {
             case .letter, .digit:
@@ -142,11 +143,11 @@ struct WordScan {
             case .space:
                 close(i)
                 prevSymbol = .max
-            case .format:
+            case .format, .mark:
                 if inWord { wLength += 1 }
             case .joiner, .numberSeparator, .symbol:
                 if inWord && i + width < n {
-                    let next = nextClass(p, i + width)
+                    let next = TextBytes.nextClass(p, i + width)
                     let inner = cls == .joiner ? (next == .letter || next == .digit)
                         : cls == .numberSeparator ? (lastDigit && next == .digit) : false
                     if inner {
@@ -177,7 +178,7 @@ struct WordScan {
         close(n)
         if hashing {
             hashes.reserveCapacity(words.count)
-            for w in words { hashes.append(hashBytes(p, Int(w.start), Int(w.end))) }
+            for w in words { hashes.append(TextBytes.hashBytes(p, Int(w.start), Int(w.end))) }
         }
         self.words = words
         self.hashes = hashes
@@ -197,180 +198,197 @@ enum ScalarClass: UInt8 {
     case numberSeparator
     /// Unicode format characters (Cf): part of a word they stand in, otherwise nothing.
     case format
+    /// Combining marks: part of the word they follow; after anything else (an emoji's variation
+    /// selector) nothing.
+    case mark
 }
 
-@inline(__always)
-func asciiClass(_ b: UInt8) -> ScalarClass {
-    switch b {
-    case 0x09...0x0D, 0x1C...0x20: return .space
-    case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"): return .letter
-    case UInt8(ascii: "0")...UInt8(ascii: "9"): return .digit
-    case UInt8(ascii: "'"), UInt8(ascii: "-"), UInt8(ascii: "_"): return .joiner
-    case UInt8(ascii: "."), UInt8(ascii: ","), UInt8(ascii: ":"), UInt8(ascii: "/"): return .numberSeparator
-    default: return .symbol
+/// UTF-8 and scalar helpers of the quality filters, on buffers of valid UTF-8 (Swift strings
+/// are). Lengths are in Unicode scalars, as Python counts them.
+enum TextBytes {
+    @inline(__always)
+    static func asciiClass(_ b: UInt8) -> ScalarClass {
+        switch b {
+        case 0x09...0x0D, 0x1C...0x20: return .space
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"): return .letter
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return .digit
+        case UInt8(ascii: "'"), UInt8(ascii: "-"), UInt8(ascii: "_"): return .joiner
+        case UInt8(ascii: "."), UInt8(ascii: ","), UInt8(ascii: ":"), UInt8(ascii: "/"): return .numberSeparator
+        default: return .symbol
+        }
     }
-}
 
-/// Decodes the scalar that starts at `i` (a lead byte of valid UTF-8, as Swift strings are).
-/// A sequence cut short by the end of the buffer reads as U+FFFD over its first byte.
-@inline(__always)
-func decodeScalar(_ p: UnsafeBufferPointer<UInt8>, _ i: Int) -> (UInt32, Int) {
-    let b0 = UInt32(p[i])
-    if b0 < 0xE0 {
-        guard i + 1 < p.count else { return (0xFFFD, 1) }
-        return (((b0 & 0x1F) << 6) | (UInt32(p[i + 1]) & 0x3F), 2)
+    /// Decodes the scalar that starts at `i` (a lead byte of valid UTF-8, as Swift strings are).
+    /// A sequence cut short by the end of the buffer reads as U+FFFD over its first byte.
+    @inline(__always)
+    static func decodeScalar(_ p: UnsafeBufferPointer<UInt8>, _ i: Int) -> (UInt32, Int) {
+        let b0 = UInt32(p[i])
+        if b0 < 0xE0 {
+            guard i + 1 < p.count else { return (0xFFFD, 1) }
+            return (((b0 & 0x1F) << 6) | (UInt32(p[i + 1]) & 0x3F), 2)
+        }
+        if b0 < 0xF0 {
+            guard i + 2 < p.count else { return (0xFFFD, 1) }
+            return (((b0 & 0x0F) << 12) | ((UInt32(p[i + 1]) & 0x3F) << 6) | (UInt32(p[i + 2]) & 0x3F), 3)
+        }
+        guard i + 3 < p.count else { return (0xFFFD, 1) }
+        return (((b0 & 0x07) << 18) | ((UInt32(p[i + 1]) & 0x3F) << 12) | ((UInt32(p[i + 2]) & 0x3F) << 6)
+                | (UInt32(p[i + 3]) & 0x3F), 4)
     }
-    if b0 < 0xF0 {
-        guard i + 2 < p.count else { return (0xFFFD, 1) }
-        return (((b0 & 0x0F) << 12) | ((UInt32(p[i + 1]) & 0x3F) << 6) | (UInt32(p[i + 2]) & 0x3F), 3)
+
+    /// The scalar that ends just before byte `end` (> 0): (scalar, its first byte).
+    @inline(__always)
+    static func decodeScalar(_ p: UnsafeBufferPointer<UInt8>, endingAt end: Int) -> (UInt32, Int) {
+        var s = end - 1
+        while s > 0 && end - s < 4 && p[s] & 0xC0 == 0x80 { s -= 1 }
+        return (decodeScalar(p, s).0, s)
     }
-    guard i + 3 < p.count else { return (0xFFFD, 1) }
-    return (((b0 & 0x07) << 18) | ((UInt32(p[i + 1]) & 0x3F) << 12) | ((UInt32(p[i + 2]) & 0x3F) << 6)
-            | (UInt32(p[i + 3]) & 0x3F), 4)
-}
 
-/// The scalar that ends just before byte `end` (> 0): (scalar, its first byte).
-@inline(__always)
-func decodeScalar(_ p: UnsafeBufferPointer<UInt8>, endingAt end: Int) -> (UInt32, Int) {
-    var s = end - 1
-    while s > 0 && end - s < 4 && p[s] & 0xC0 == 0x80 { s -= 1 }
-    return (decodeScalar(p, s).0, s)
-}
-
-@inline(__always)
-private func nextClass(_ p: UnsafeBufferPointer<UInt8>, _ i: Int) -> ScalarClass {
-    let b = p[i]
-    return b < 0x80 ? asciiClass(b) : classify(decodeScalar(p, i).0)
-}
-
-/// Han ideographs (unified, extensions A to I, compatibility), the iteration and zero marks, and
-/// kana (hiragana, katakana, half-width katakana), less the katakana middle dot, a punctuation mark.
-@inline(__always)
-func isCJK(_ s: UInt32) -> Bool {
-    switch s {
-    case 0x4E00...0x9FFF, 0x3400...0x4DBF, 0xF900...0xFAFF, 0x20000...0x323AF, 0x3005...0x3007,
-         0x3041...0x3096, 0x309D...0x309F, 0x30A1...0x30FA, 0x30FC...0x30FF, 0x31F0...0x31FF,
-         0xFF66...0xFF9F:
-        return true
-    default:
-        return false
+    @inline(__always)
+    static func nextClass(_ p: UnsafeBufferPointer<UInt8>, _ i: Int) -> ScalarClass {
+        let b = p[i]
+        return b < 0x80 ? asciiClass(b) : classify(decodeScalar(p, i).0)
     }
-}
 
-/// Python's `str.isspace` beyond ASCII.
-@inline(__always)
-func isUnicodeSpace(_ s: UInt32) -> Bool {
-    switch s {
-    case 0x85, 0xA0, 0x1680, 0x2000...0x200A, 0x2028, 0x2029, 0x202F, 0x205F, 0x3000: return true
-    default: return false
+    /// Han ideographs (unified, extensions A to I, compatibility), the iteration and zero marks, and
+    /// kana (hiragana, katakana, half-width katakana), less the katakana middle dot, a punctuation mark.
+    @inline(__always)
+    static func isCJK(_ s: UInt32) -> Bool {
+        switch s {
+        case 0x4E00...0x9FFF, 0x3400...0x4DBF, 0xF900...0xFAFF, 0x20000...0x323AF, 0x3005...0x3007,
+             0x3041...0x3096, 0x309D...0x309F, 0x30A1...0x30FA, 0x30FC...0x30FF, 0x31F0...0x31FF,
+             0xFF66...0xFF9F:
+            return true
+        default:
+            return false
+        }
     }
-}
 
-/// Python's `str.isspace` for any scalar.
-@inline(__always)
-func isPythonSpace(_ s: UInt32) -> Bool {
-    s < 0x80 ? (s == 0x20 || (s >= 0x09 && s <= 0x0D) || (s >= 0x1C && s <= 0x1F)) : isUnicodeSpace(s)
-}
-
-func classify(_ s: UInt32) -> ScalarClass {
-    if s < 0x80 { return asciiClass(UInt8(s)) }
-    if isCJK(s) { return .cjk }
-    if isUnicodeSpace(s) { return .space }
-    if s == 0x2019 || s == 0x2010 { return .joiner }
-    guard let u = Unicode.Scalar(s) else { return .symbol }
-    switch u.properties.generalCategory {
-    case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter:
-        return .letter
-    case .nonspacingMark, .spacingMark, .enclosingMark, .decimalNumber, .letterNumber, .otherNumber:
-        return .digit
-    case .format:
-        return .format
-    default:
-        return .symbol
+    /// Python's `str.isspace` beyond ASCII.
+    @inline(__always)
+    static func isUnicodeSpace(_ s: UInt32) -> Bool {
+        switch s {
+        case 0x85, 0xA0, 0x1680, 0x2000...0x200A, 0x2028, 0x2029, 0x202F, 0x205F, 0x3000: return true
+        default: return false
+        }
     }
-}
 
-// MARK: Byte helpers shared by the filters
-
-/// A 64-bit hash of bytes `start..<end`, eight bytes at a time. Used only to compare pieces of
-/// one document with each other, where a collision among a million pieces has odds of 1 in 10^7.
-@inline(__always)
-func hashBytes(_ p: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> UInt64 {
-    let raw = UnsafeRawBufferPointer(p)
-    var h: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(end - start)
-    var i = start
-    while i + 8 <= end {
-        h = mixHash(h ^ raw.loadUnaligned(fromByteOffset: i, as: UInt64.self).littleEndian)
-        i += 8
+    /// Python's `str.isspace` for any scalar.
+    @inline(__always)
+    static func isPythonSpace(_ s: UInt32) -> Bool {
+        s < 0x80 ? (s == 0x20 || (s >= 0x09 && s <= 0x0D) || (s >= 0x1C && s <= 0x1F)) : isUnicodeSpace(s)
     }
-    if i < end {
-        let rest = end - i
-        var v: UInt64 = 0
-        if i + 8 <= p.count {
-            // One load and a mask (little-endian: the first bytes are the low ones).
-            v = raw.loadUnaligned(fromByteOffset: i, as: UInt64.self).littleEndian & (~0 >> UInt64(64 - 8 * rest))
-        } else {
-            var shift: UInt64 = 0
-            while i < end {
-                v |= UInt64(p[i]) << shift
-                shift += 8
-                i += 1
+
+    static func classify(_ s: UInt32) -> ScalarClass {
+        if s < 0x80 { return asciiClass(UInt8(s)) }
+        if isCJK(s) { return .cjk }
+        if isUnicodeSpace(s) { return .space }
+        switch s {
+        case 0x2019, 0x2010: return .joiner
+        // Chinese and general punctuation without a table lookup: 、。〃〈〉《》「」『』【】〔〕
+        // ！＂＃...／ ：；＜＝＞？＠ ［＼］＾＿｀ ｛｜｝～｟｠｡｢｣､･, dashes, quotes, bullets, …
+        case 0x3001...0x3004, 0x3008...0x3020, 0xFF01...0xFF0F, 0xFF1A...0xFF20, 0xFF3B...0xFF40,
+             0xFF5B...0xFF65, 0x2011...0x2018, 0x201A...0x2027, 0x2030...0x205E:
+            return .symbol
+        default: break
+        }
+        guard let u = Unicode.Scalar(s) else { return .symbol }
+        switch u.properties.generalCategory {
+        case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter:
+            return .letter
+        case .decimalNumber, .letterNumber, .otherNumber:
+            return .digit
+        case .nonspacingMark, .spacingMark, .enclosingMark:
+            return .mark
+        case .format:
+            return .format
+        default:
+            return .symbol
+        }
+    }
+
+    // MARK: Byte helpers shared by the filters
+
+    /// A 64-bit hash of bytes `start..<end`, eight bytes at a time. Used only to compare pieces of
+    /// one document with each other, where a collision among a million pieces has odds of 1 in 10^7.
+    @inline(__always)
+    static func hashBytes(_ p: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> UInt64 {
+        let raw = UnsafeRawBufferPointer(p)
+        var h: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(end - start)
+        var i = start
+        while i + 8 <= end {
+            h = mixHash(h ^ raw.loadUnaligned(fromByteOffset: i, as: UInt64.self).littleEndian)
+            i += 8
+        }
+        if i < end {
+            let rest = end - i
+            var v: UInt64 = 0
+            if i + 8 <= p.count {
+                // One load and a mask (little-endian: the first bytes are the low ones).
+                v = raw.loadUnaligned(fromByteOffset: i, as: UInt64.self).littleEndian & (~0 >> UInt64(64 - 8 * rest))
+            } else {
+                var shift: UInt64 = 0
+                while i < end {
+                    v |= UInt64(p[i]) << shift
+                    shift += 8
+                    i += 1
+                }
+            }
+            h = mixHash(h ^ v)
+        }
+        // MurmurHash3's finaliser: every input bit reaches every output bit.
+        h ^= h >> 33
+        h &*= 0xFF51_AFD7_ED55_8CCD
+        h ^= h >> 33
+        h &*= 0xC4CE_B9FE_1A85_EC53
+        h ^= h >> 33
+        return h
+    }
+
+    @inline(__always)
+    static func mixHash(_ x: UInt64) -> UInt64 {
+        let m = x &* 0x9FB2_1C65_1E98_DF25
+        return m ^ (m >> 29)
+    }
+
+    /// Unicode scalars in bytes `start..<end` (Python's `len` of that piece).
+    @inline(__always)
+    static func scalarCount(_ p: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> Int {
+        var c = 0
+        var i = start
+        while i < end {
+            c &+= p[i] & 0xC0 != 0x80 ? 1 : 0
+            i += 1
+        }
+        return c
+    }
+
+    /// Bytes `start..<end` less Python-whitespace at both ends (`str.strip()`).
+    static func stripRange(_ p: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> Range<Int> {
+        var a = start
+        while a < end {
+            let b = p[a]
+            if b < 0x80 {
+                if !isPythonSpace(UInt32(b)) { break }
+                a += 1
+            } else {
+                let (s, w) = decodeScalar(p, a)
+                if !isUnicodeSpace(s) { break }
+                a += w
             }
         }
-        h = mixHash(h ^ v)
-    }
-    // MurmurHash3's finaliser: every input bit reaches every output bit.
-    h ^= h >> 33
-    h &*= 0xFF51_AFD7_ED55_8CCD
-    h ^= h >> 33
-    h &*= 0xC4CE_B9FE_1A85_EC53
-    h ^= h >> 33
-    return h
-}
-
-@inline(__always)
-func mixHash(_ x: UInt64) -> UInt64 {
-    let m = x &* 0x9FB2_1C65_1E98_DF25
-    return m ^ (m >> 29)
-}
-
-/// Unicode scalars in bytes `start..<end` (Python's `len` of that piece).
-@inline(__always)
-func scalarCount(_ p: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> Int {
-    var c = 0
-    var i = start
-    while i < end {
-        c &+= p[i] & 0xC0 != 0x80 ? 1 : 0
-        i += 1
-    }
-    return c
-}
-
-/// Bytes `start..<end` less Python-whitespace at both ends (`str.strip()`).
-func stripRange(_ p: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> Range<Int> {
-    var a = start
-    while a < end {
-        let b = p[a]
-        if b < 0x80 {
-            if !isPythonSpace(UInt32(b)) { break }
-            a += 1
-        } else {
-            let (s, w) = decodeScalar(p, a)
-            if !isUnicodeSpace(s) { break }
-            a += w
+        var z = end
+        while z > a {
+            let b = p[z - 1]
+            if b < 0x80 {
+                if !isPythonSpace(UInt32(b)) { break }
+                z -= 1
+            } else {
+                let (s, first) = decodeScalar(p, endingAt: z)
+                if !isUnicodeSpace(s) { break }
+                z = first
+            }
         }
+        return a..<z
     }
-    var z = end
-    while z > a {
-        let b = p[z - 1]
-        if b < 0x80 {
-            if !isPythonSpace(UInt32(b)) { break }
-            z -= 1
-        } else {
-            let (s, first) = decodeScalar(p, endingAt: z)
-            if !isUnicodeSpace(s) { break }
-            z = first
-        }
-    }
-    return a..<z
 }
