@@ -1,6 +1,6 @@
 """Shared pieces of Kiln's benchmarks: running a process with its time and peak memory, the
 machine description, and writing a section of bench/RESULTS.md."""
-import os, platform, subprocess, sys, time
+import os, platform, subprocess, sys, tempfile, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PREP = os.path.join(ROOT, ".build/release/prep")
@@ -8,16 +8,21 @@ WORK = os.path.join(ROOT, "bench/work")
 CORPORA = os.path.join(ROOT, "../shared/corpora")
 
 def run(cmd, stdout=subprocess.DEVNULL, env=None):
-    """Wall seconds, user+sys seconds and peak RSS (MiB) of one process."""
+    """Wall seconds, user+sys seconds and peak RSS (MiB) of one process. The peak comes from
+    GNU time: the rusage of a child forked from this (large) Python process would count the
+    parent's pages it held before exec."""
+    fd, tfile = tempfile.mkstemp()
+    os.close(fd)
     t = time.perf_counter()
-    p = subprocess.Popen(cmd, stdout=stdout, stderr=subprocess.PIPE, env=env)
-    _, status, ru = os.wait4(p.pid, 0)
+    p = subprocess.Popen(["/usr/bin/time", "-f", "%M %U %S", "-o", tfile] + cmd, stdout=stdout,
+                         stderr=subprocess.PIPE, env=env)
+    _, err = p.communicate()
     wall = time.perf_counter() - t
-    err = p.stderr.read().decode()
-    p.stderr.close()
-    if os.waitstatus_to_exitcode(status) not in (0, 3):
-        sys.exit(f"{' '.join(cmd)} failed: {err}")
-    return wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024
+    if p.returncode not in (0, 3):
+        sys.exit(f"{' '.join(cmd)} failed ({p.returncode}): {err.decode()[-2000:]}")
+    fields = open(tfile).read().split()[-3:]
+    os.unlink(tfile)
+    return wall, float(fields[1]) + float(fields[2]), int(fields[0]) / 1024
 
 def cpu_model():
     try:

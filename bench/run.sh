@@ -10,3 +10,4 @@ if [ ! -x .venv-bench/bin/python ] || ! cmp -s scripts/requirements-bench.txt .v
 fi
 python3 bench/ingest.py
 python3 bench/clean.py --python .venv-bench/bin/python
+python3 bench/dedup.py --python .venv-bench/bin/python

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# `make demo`: the sample pipeline, as far as it exists: ingest of samples/ into out/demo/.
+# `make demo`: the sample pipeline as far as it exists: ingest -> clean -> dedup of samples/,
+# into out/demo/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=out/demo
 prep=.build/release/prep
+
 echo "== prep ingest samples/ -> $out/docs"
 status=0
 "$prep" ingest samples --out "$out/docs" --config pipelines/demo-ingest.yaml --force || status=$?
@@ -13,12 +15,22 @@ if [ "$status" -ne 0 ] && [ "$status" -ne 3 ]; then
   echo "demo: prep ingest failed with exit status $status" >&2
   exit "$status"
 fi
+
 echo
-echo "== first document of the first shard"
-first=$(ls "$out"/docs/docs-*.jsonl.zst | head -n 1)
+echo "== prep clean $out/docs -> $out/clean (dropped documents with their reason in $out/rejected)"
+"$prep" clean "$out/docs" --out "$out/clean" --rejected "$out/rejected" --force
+
+echo
+echo "== prep dedup $out/clean -> $out/dedup (removed documents in $out/removed)"
+"$prep" dedup "$out/clean" --out "$out/dedup" --removed "$out/removed" --force
+
+echo
+echo "== first kept document"
+first=$(ls "$out"/dedup/docs-*.jsonl.zst | head -n 1)
 zstd -dc "$first" | head -n 1 | cut -c 1-300 || true
 echo "..."
 echo
-echo "Outputs:"
-echo "  shards:   $out/docs/docs-*.jsonl.zst   (read them with: zstd -dc FILE | head)"
-echo "  manifest: $out/docs/manifest.json       (inputs, outputs, counts, drop reasons, timings)"
+echo "Outputs (each folder has its manifest.json: inputs, outputs, counts, reasons, timings):"
+echo "  $out/docs      ingested documents      (zstd -dc FILE | head)"
+echo "  $out/clean     cleaned documents       $out/rejected: dropped ones, metadata.drop_reason"
+echo "  $out/dedup     deduplicated documents  $out/removed: removed ones, metadata.duplicate_of"

@@ -9,6 +9,7 @@ packages=(
   libzstd-dev      # zstd
   libarchive-tools # bsdtar: builds archive fixtures in the tests
   zstd xz-utils bzip2 gzip
+  time             # GNU time: peak memory in the benchmarks
 )
 missing=()
 for p in "${packages[@]}"; do

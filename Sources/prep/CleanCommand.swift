@@ -59,6 +59,9 @@ struct CleanCommand: AsyncParsableCommand {
     @Option(help: "Unicode normal form: nfc, nfkc or none (default: \(NormalizeOptions().unicode.rawValue)).")
     var unicode: NormalizeOptions.Form?
 
+    @Option(help: "Uncompressed bytes per output shard, e.g. 256MB (default: \(ByteSize.format(CleanOptions.defaults.shardSize))).")
+    var shardSize: ByteSize?
+
     @Flag(help: "Print the resolved options as YAML and exit.")
     var printConfig = false
 
@@ -87,6 +90,7 @@ struct CleanCommand: AsyncParsableCommand {
         if let lang { o.language.keep = lang.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
         if pii { o.pii.enabled = true }
         if let unicode { o.normalize.unicode = unicode }
+        if let shardSize { o.shardSize = shardSize.bytes }
         return o
     }
 

@@ -48,6 +48,9 @@ struct DedupConfigOptions: ParsableArguments {
     @Option(help: "Estimated Jaccard similarity that confirms a candidate pair (default: \(MinHashOptions.defaults.jaccardThreshold)).")
     var threshold: Double?
 
+    @Option(help: "Uncompressed bytes per output shard, e.g. 256MB (default: \(ByteSize.format(DedupOptions.defaults.shardSize))).")
+    var shardSize: ByteSize?
+
     func resolved() throws -> DedupOptions {
         var o = DedupOptions()
         if let config {
@@ -59,6 +62,7 @@ struct DedupConfigOptions: ParsableArguments {
         if let bands { o.minhash.bands = bands }
         if let rows { o.minhash.rows = rows }
         if let threshold { o.minhash.jaccardThreshold = threshold }
+        if let shardSize { o.shardSize = shardSize.bytes }
         do { try o.minhash.validate() } catch { throw ValidationError("\(error)") }
         return o
     }

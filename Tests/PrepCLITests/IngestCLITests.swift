@@ -77,9 +77,9 @@ import TestSupport
         #expect(m.inputs.count == 3)
     }
 
-    /// Kills the command at several moments with SIGKILL and reruns it: the shards must be
-    /// byte-identical to an uninterrupted run's.
-    @Test func killedRunRerunsToTheSameBytes() throws {
+    /// Kills each stage at several moments with SIGKILL and reruns it: the shards must be
+    /// byte-identical to an uninterrupted run's, and no temporary file may be left.
+    @Test func killedRunsRerunToTheSameBytes() throws {
         let dir = Fixtures.tempDir("kill")
         // The corpora's English documents (about 50 MB), in four files so both threads work.
         let corpus = try Fixtures.run("zstd", ["-dc", Fixtures.corpora + "/en-docs.jsonl.zst"]).stdout
@@ -88,34 +88,46 @@ import TestSupport
             let part = lines.enumerated().filter { $0.offset % 4 == k }.map { String($0.element) }.joined(separator: "\n")
             Fixtures.write(part + "\n", to: dir + "/in/part\(k).jsonl")
         }
-        let args = ["ingest", dir + "/in", "--shard-size", "2MB", "--threads", "2", "--quiet"]
-        let start = Date()
-        let reference = try Fixtures.prep(args + ["--out", dir + "/ref"])
-        let duration = Date().timeIntervalSince(start)
-        #expect(reference.status == 0)
-        let expected = shardBytes(dir + "/ref")
-        #expect(expected.count > 10)
+        let common = ["--shard-size", "2MB", "--threads", "2", "--quiet"]
+        let kills = try killAndRerun(["ingest", dir + "/in"] + common, dir: dir, name: "ingest")
+        // Clean and dedup are slower per byte (and this is a debug build): a quarter of the text.
+        _ = try Fixtures.prep(["ingest", dir + "/in/part0.jsonl", "--out", dir + "/docs"] + common)
+        let cleanKills = try killAndRerun(["clean", dir + "/docs", "--threads", "2", "--shard-size", "1MB", "--quiet"],
+                                          dir: dir, name: "clean")
+        let dedupKills = try killAndRerun(["dedup", dir + "/docs", "--threads", "2", "--shard-size", "1MB", "--quiet"],
+                                          dir: dir, name: "dedup")
+        print("kill points tried: ingest \(kills), clean \(cleanKills), dedup \(dedupKills)")
+    }
 
-        var killsThatLeftPartialOutput = 0
+    /// Runs `args` once to the end, then five times killed at 10–90% of that time and rerun;
+    /// returns how many kills landed before the run had finished.
+    func killAndRerun(_ args: [String], dir: String, name: String) throws -> Int {
+        let start = Date()
+        let reference = try Fixtures.prep(args + ["--out", dir + "/\(name)-ref"])
+        let duration = Date().timeIntervalSince(start)
+        #expect(reference.status == 0, "\(reference.stderr)")
+        let expected = shardBytes(dir + "/\(name)-ref")
+        #expect(expected.count > 1)
+        var landed = 0
         for fraction in [0.1, 0.3, 0.5, 0.7, 0.9] {
-            let delayMs = Int(duration * fraction * 1000)
-            let out = dir + "/run\(delayMs)"
+            let out = dir + "/\(name)-\(Int(fraction * 10))"
             let p = Process()
             p.executableURL = URL(fileURLWithPath: Fixtures.binDir + "/prep")
             p.arguments = args + ["--out", out]
             p.standardError = FileHandle.nullDevice
             try p.run()
-            usleep(useconds_t(delayMs * 1000))
+            usleep(useconds_t(duration * fraction * 1_000_000))
             kill(p.processIdentifier, SIGKILL)
             p.waitUntilExit()
-            if !FileManager.default.fileExists(atPath: out + "/manifest.json") { killsThatLeftPartialOutput += 1 }
+            if !FileManager.default.fileExists(atPath: out + "/manifest.json") { landed += 1 }
             let rerun = try Fixtures.prep(args + ["--out", out])
             #expect(rerun.status == 0)
-            #expect(shardBytes(out) == expected, "after a kill at \(delayMs) ms")
+            #expect(shardBytes(out) == expected, "\(name) after a kill at \(Int(fraction * 100))%")
             let leftovers = try FileManager.default.contentsOfDirectory(atPath: out).filter { $0.hasPrefix(".") }
-            #expect(leftovers.isEmpty)
+            #expect(leftovers.isEmpty, "\(name): \(leftovers)")
         }
-        #expect(killsThatLeftPartialOutput >= 1, "no kill landed mid-run; the input is too small")
+        #expect(landed >= 1, "\(name): no kill landed mid-run")
+        return landed
     }
 
     @Test func outputsValidateAgainstTheSchemas() throws {
