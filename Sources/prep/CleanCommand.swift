@@ -142,7 +142,7 @@ struct CleanCommand: AsyncParsableCommand {
         var lines = [String(format: "kept %d of %d documents (%.1f of %.1f MB) in %.1fs (%.1f MB/s)",
                             c.kept.documents, c.documentsIn, Double(c.kept.bytes) / 1e6, Double(c.bytesIn) / 1e6,
                             m.timings.seconds, m.timings.textMegabytesPerSecond)]
-        for (reason, t) in c.dropped.sorted(by: { $0.value.documents > $1.value.documents }) {
+        for (reason, t) in c.dropped.sorted(by: { ($0.value.documents, $1.key) > ($1.value.documents, $0.key) }) {
             lines.append(String(format: "  dropped %6d  %@", t.documents, reason))
         }
         if !c.languages.isEmpty {
