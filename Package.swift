@@ -31,7 +31,10 @@ let package = Package(
         // Byte streams, compression codecs, archive containers and character-set conversion.
         .target(name: "ArchiveIO", dependencies: ["CArchive", "CZlib", "CZstd"]),
 
-        // Documents: ingest (and later clean, dedup), manifests, the JSONL record format.
+        // The files prep writes and tune reads: llm.c token shards and Kiln's index beside them.
+        .target(name: "ShardFormat", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+
+        // Documents: ingest, clean, dedup, manifests, the JSONL record format.
         .target(name: "DataPrep", dependencies: [
             "ArchiveIO",
             .product(name: "Crypto", package: "swift-crypto"),
@@ -49,6 +52,7 @@ let package = Package(
 
         .target(name: "TestSupport", dependencies: ["DataPrep", "ArchiveIO"], path: "Tests/TestSupport"),
         .testTarget(name: "ArchiveIOTests", dependencies: ["ArchiveIO", "TestSupport"]),
+        .testTarget(name: "ShardFormatTests", dependencies: ["ShardFormat"]),
         .testTarget(name: "DataPrepTests", dependencies: ["DataPrep", "TestSupport"]),
         .testTarget(name: "PrepCLITests", dependencies: ["DataPrep", "TestSupport"]),
     ],
