@@ -76,6 +76,16 @@ public final class AtomicFileWriter: ByteSink {
         used = 0
     }
 
+    /// Overwrites `bytes` at `offset` of what was written so far (a header whose counts are known
+    /// only at the end).
+    public func patch(_ bytes: [UInt8], at offset: Int64) throws {
+        try flush()
+        let n = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, off_t(offset)) }
+        guard n == bytes.count else {
+            throw ArchiveIOError.io(path: temporaryPath, operation: "pwrite", errno: errno)
+        }
+    }
+
     /// Flushes the buffer; the file keeps its temporary name until `commit`.
     public func finish() throws { try flush() }
 
