@@ -31,6 +31,9 @@ let package = Package(
         // Byte streams, compression codecs, archive containers and character-set conversion.
         .target(name: "ArchiveIO", dependencies: ["CArchive", "CZlib", "CZstd"]),
 
+        // Byte-level BPE: pre-tokenizers, encoder, trainer, tokenizer files (pure Swift).
+        .target(name: "Tokenization"),
+
         // The files prep writes and tune reads: llm.c token shards and Kiln's index beside them.
         .target(name: "ShardFormat", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
 
@@ -53,6 +56,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["DataPrep", "ArchiveIO"], path: "Tests/TestSupport"),
         .testTarget(name: "ArchiveIOTests", dependencies: ["ArchiveIO", "TestSupport"]),
         .testTarget(name: "ShardFormatTests", dependencies: ["ShardFormat"]),
+        .testTarget(name: "TokenizationTests", dependencies: ["Tokenization", "TestSupport"]),
         .testTarget(name: "DataPrepTests", dependencies: ["DataPrep", "TestSupport"]),
         .testTarget(name: "PrepCLITests", dependencies: ["DataPrep", "TestSupport"]),
     ],
