@@ -39,13 +39,13 @@ let package = Package(
 
         // Documents: ingest, clean, dedup, manifests, the JSONL record format.
         .target(name: "DataPrep", dependencies: [
-            "ArchiveIO",
+            "ArchiveIO", "Tokenization", "ShardFormat",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Yams", package: "Yams"),
         ]),
 
         .executableTarget(name: "prep", dependencies: [
-            "DataPrep",
+            "DataPrep", "Tokenization",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),

@@ -34,12 +34,16 @@ struct Prep: AsyncParsableCommand {
               prep clean    normalisation and quality filters, every drop with
                             its reason
               prep dedup    exact and MinHash near-duplicate removal
+              prep train-tokenizer   byte-level BPE (GPT-2 style) from shards
+              prep tokenize          documents to llm.c token shards
+              prep encode / decode   text to token ids and back
 
             Every command takes --help (with examples) and --json; each command's
             help lists its exit statuses.
             """,
         version: "kiln \(Kiln.version)",
-        subcommands: [IngestCommand.self, CleanCommand.self, DedupCommand.self])
+        subcommands: [IngestCommand.self, CleanCommand.self, DedupCommand.self, TrainTokenizerCommand.self,
+                      TokenizeCommand.self, EncodeCommand.self, DecodeCommand.self])
 }
 
 @main
