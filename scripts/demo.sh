@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# `make demo`: the sample pipeline as far as it exists: ingest -> clean -> dedup of samples/,
-# into out/demo/.
+# `make demo`: the sample pipeline as far as it exists: ingest -> clean -> dedup ->
+# train-tokenizer -> tokenize of samples/, into out/demo/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=out/demo
@@ -25,6 +25,20 @@ echo "== prep dedup $out/clean -> $out/dedup (removed documents in $out/removed)
 "$prep" dedup "$out/clean" --out "$out/dedup" --removed "$out/removed" --force
 
 echo
+echo "== prep train-tokenizer $out/dedup -> $out/tokenizer (byte-level BPE, 4096 tokens)"
+"$prep" train-tokenizer "$out/dedup" --vocab-size 4096 --out "$out/tokenizer"
+
+echo
+echo "== prep tokenize $out/dedup -> $out/tokens (llm.c shards, 5% validation)"
+"$prep" tokenize "$out/dedup" --tokenizer "$out/tokenizer" --out "$out/tokens" --val-fraction 0.05
+
+echo
+echo "== prep encode / decode with the new tokenizer"
+ids=$("$prep" encode --tokenizer "$out/tokenizer" "Kiln turns raw text into training data. 中文也是一等公民。")
+echo "ids: $ids"
+"$prep" decode --tokenizer "$out/tokenizer" $ids
+
+echo
 echo "== first kept document"
 first=$(ls "$out"/dedup/docs-*.jsonl.zst | head -n 1)
 zstd -dc "$first" | head -n 1 | cut -c 1-300 || true
@@ -34,3 +48,5 @@ echo "Outputs (each folder has its manifest.json: inputs, outputs, counts, reaso
 echo "  $out/docs      ingested documents      (zstd -dc FILE | head)"
 echo "  $out/clean     cleaned documents       $out/rejected: dropped ones, metadata.drop_reason"
 echo "  $out/dedup     deduplicated documents  $out/removed: removed ones, metadata.duplicate_of"
+echo "  $out/tokenizer tokenizer.json, vocab.json + merges.txt, tokenizer.tiktoken, gpt2_tokenizer.bin, vocab.txt"
+echo "  $out/tokens    train_*.bin / val_*.bin llm.c token shards, with .idx beside each"
