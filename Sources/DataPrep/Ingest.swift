@@ -216,9 +216,6 @@ public enum Ingest {
             for o in outputs { unlink(outDir + "/" + o.path) }
             throw IngestError.strict(first)
         }
-        let finished = Date()
-        let seconds = finished.timeIntervalSince(started)
-        let iso = ISO8601DateFormatter()
         let manifest = IngestManifest(
             task: .init(index: layout.taskIndex, count: layout.taskCount),
             threads: threads,
@@ -228,9 +225,7 @@ public enum Ingest {
             counts: counts,
             issues: Array(issues.prefix(IngestManifest.maxIssues)),
             issuesOmitted: max(0, issues.count - IngestManifest.maxIssues),
-            timings: .init(startedAt: iso.string(from: started), finishedAt: iso.string(from: finished),
-                           seconds: (seconds * 1000).rounded() / 1000,
-                           textMegabytesPerSecond: seconds > 0 ? (Double(counts.textBytes) / 1e6 / seconds * 100).rounded() / 100 : 0))
+            timings: .since(started, bytes: counts.textBytes))
         do { try manifest.write(to: manifestPath) } catch { throw IngestError.output("\(error)") }
         return IngestResult(manifest: manifest, manifestPath: manifestPath, upToDate: false)
     }

@@ -69,7 +69,7 @@ public struct IngestCounts: Codable, Equatable, Sendable {
     }
 }
 
-public struct IngestManifest: Codable, Equatable, Sendable {
+public struct IngestManifest: StageManifest {
     public struct Task: Codable, Equatable, Sendable {
         public var index: Int
         public var count: Int
@@ -80,6 +80,16 @@ public struct IngestManifest: Codable, Equatable, Sendable {
         public var seconds: Double
         /// Text out per second, in MB (10^6 bytes).
         public var textMegabytesPerSecond: Double
+
+        /// From `started` to now, with the rate of `bytes` (in MB, 10^6 bytes) per second.
+        public static func since(_ started: Date, bytes: Int64) -> Timings {
+            let finished = Date()
+            let seconds = finished.timeIntervalSince(started)
+            let iso = ISO8601DateFormatter()
+            return Timings(startedAt: iso.string(from: started), finishedAt: iso.string(from: finished),
+                           seconds: (seconds * 1000).rounded() / 1000,
+                           textMegabytesPerSecond: seconds > 0 ? (Double(bytes) / 1e6 / seconds * 100).rounded() / 100 : 0)
+        }
     }
 
     public var kilnVersion = Kiln.version
@@ -104,18 +114,15 @@ public struct IngestManifest: Codable, Equatable, Sendable {
         count == 1 ? "manifest.json" : String(format: "manifest-%05d.json", task)
     }
 
-    public static let encoder: JSONEncoder = {
-        let e = JSONEncoder()
-        e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        e.keyEncodingStrategy = .convertToSnakeCase
-        return e
-    }()
+}
 
-    public static let decoder: JSONDecoder = {
-        let d = JSONDecoder()
-        d.keyDecodingStrategy = .convertFromSnakeCase
-        return d
-    }()
+/// What every stage's manifest shares: JSON with snake_case keys and sorted keys, written
+/// atomically with a final newline, read back with the same conventions.
+public protocol StageManifest: Codable, Equatable, Sendable {}
+
+extension StageManifest {
+    public static var encoder: JSONEncoder { IngestManifest.jsonEncoder }
+    public static var decoder: JSONDecoder { IngestManifest.jsonDecoder }
 
     public func write(to path: String) throws {
         var data = Array(try Self.encoder.encode(self))
@@ -123,7 +130,24 @@ public struct IngestManifest: Codable, Equatable, Sendable {
         try AtomicFileWriter.write(data, to: path)
     }
 
-    public static func read(_ path: String) throws -> IngestManifest {
-        try decoder.decode(IngestManifest.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+    public static func read(_ path: String) throws -> Self {
+        try decoder.decode(Self.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
     }
+}
+
+extension IngestManifest {
+    static let jsonEncoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        e.keyEncodingStrategy = .convertToSnakeCase
+        return e
+    }()
+
+    static let jsonDecoder: JSONDecoder = {
+        let d = JSONDecoder()
+        d.keyDecodingStrategy = .convertFromSnakeCase
+        return d
+    }()
+
+
 }

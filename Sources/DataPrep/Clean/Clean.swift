@@ -122,7 +122,7 @@ public struct Cleaner: Sendable {
     }
 }
 
-public struct CleanManifest: Codable, Equatable, Sendable {
+public struct CleanManifest: StageManifest {
     public var kilnVersion = Kiln.version
     public var stage = "clean"
     public var complete = true
@@ -137,15 +137,7 @@ public struct CleanManifest: Codable, Equatable, Sendable {
     public var counts: CleanStats
     public var timings: IngestManifest.Timings
 
-    public func write(to path: String) throws {
-        var data = Array(try IngestManifest.encoder.encode(self))
-        data.append(0x0A)
-        try AtomicFileWriter.write(data, to: path)
-    }
 
-    public static func read(_ path: String) throws -> CleanManifest {
-        try IngestManifest.decoder.decode(CleanManifest.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
-    }
 }
 
 public struct CleanResult: Sendable {
@@ -230,15 +222,10 @@ public enum Clean {
             records.append(InputRecord(path: inputs[k].path, size: inputs[k].size, mtimeNs: inputs[k].mtimeNs,
                                        sha256: digest, documents: s.documentsIn, errors: s.invalidRecords))
         }
-        let finished = Date()
-        let seconds = finished.timeIntervalSince(started)
-        let iso = ISO8601DateFormatter()
         let manifest = CleanManifest(
             task: .init(index: layout.taskIndex, count: layout.taskCount), threads: threads, options: options,
             inputs: records, outputs: kept, rejectedOutputs: rejected, rejectedDirectory: rejectedDir, counts: counts,
-            timings: .init(startedAt: iso.string(from: started), finishedAt: iso.string(from: finished),
-                           seconds: (seconds * 1000).rounded() / 1000,
-                           textMegabytesPerSecond: seconds > 0 ? (Double(counts.bytesIn) / 1e6 / seconds * 100).rounded() / 100 : 0))
+            timings: .since(started, bytes: counts.bytesIn))
         do { try manifest.write(to: manifestPath) } catch { throw IngestError.output("\(error)") }
         return CleanResult(manifest: manifest, manifestPath: manifestPath, upToDate: false)
     }

@@ -278,7 +278,7 @@ final class OrderedCommit: @unchecked Sendable {
     }
 }
 
-public struct DedupManifest: Codable, Equatable, Sendable {
+public struct DedupManifest: StageManifest {
     public var kilnVersion = Kiln.version
     public var stage = "dedup"
     public var complete = true
@@ -300,15 +300,7 @@ public struct DedupManifest: Codable, Equatable, Sendable {
     public var clusters: DedupStats?
     public var timings: IngestManifest.Timings
 
-    public func write(to path: String) throws {
-        var data = Array(try IngestManifest.encoder.encode(self))
-        data.append(0x0A)
-        try AtomicFileWriter.write(data, to: path)
-    }
 
-    public static func read(_ path: String) throws -> DedupManifest {
-        try IngestManifest.decoder.decode(DedupManifest.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
-    }
 }
 
 public struct DedupRunResult: Sendable {
@@ -359,18 +351,13 @@ extension Dedup {
             records.append(InputRecord(path: i.path, size: i.size, mtimeNs: i.mtimeNs, sha256: try sha256(ofFile: i.path),
                                        documents: 0, errors: 0))
         }
-        let finished = Date()
-        let seconds = finished.timeIntervalSince(started)
-        let iso = ISO8601DateFormatter()
         let bytes = mine.reduce(Int64(0)) { $0 + $1.size }
         let manifest = DedupManifest(
             task: .init(index: layout.taskIndex, count: layout.taskCount), threads: layout.threads, options: options,
             impliedThreshold: (options.minhash.impliedThreshold * 1000).rounded() / 1000,
             inputs: records, outputs: f.outputs, removedOutputs: f.removedOutputs, removedDirectory: removedDir,
             documents: f.kept + f.removed.values.reduce(0, +), kept: f.kept, removed: f.removed, clusters: stats,
-            timings: .init(startedAt: iso.string(from: started), finishedAt: iso.string(from: finished),
-                           seconds: (seconds * 1000).rounded() / 1000,
-                           textMegabytesPerSecond: seconds > 0 ? (Double(bytes) / 1e6 / seconds * 100).rounded() / 100 : 0))
+            timings: .since(started, bytes: bytes))
         try manifest.write(to: manifestPath)
         return DedupRunResult(manifest: manifest, manifestPath: manifestPath, upToDate: false)
     }

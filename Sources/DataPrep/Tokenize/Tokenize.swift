@@ -18,7 +18,7 @@ public struct TokenizeOptions: Codable, Equatable, Sendable {
     public static let defaults = TokenizeOptions()
 }
 
-public struct TokenizeManifest: Codable, Equatable, Sendable {
+public struct TokenizeManifest: StageManifest {
     public struct TokenizerInfo: Codable, Equatable, Sendable {
         public var fingerprint: String
         public var vocabularySize: Int
@@ -47,15 +47,7 @@ public struct TokenizeManifest: Codable, Equatable, Sendable {
     public var command: [String]
     public var timings: IngestManifest.Timings
 
-    public func write(to path: String) throws {
-        var data = Array(try IngestManifest.encoder.encode(self))
-        data.append(0x0A)
-        try AtomicFileWriter.write(data, to: path)
-    }
 
-    public static func read(_ path: String) throws -> TokenizeManifest {
-        try IngestManifest.decoder.decode(TokenizeManifest.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
-    }
 }
 
 public enum Tokenize {
@@ -124,9 +116,6 @@ public enum Tokenize {
         }
         splits["train"]!.shards = try writers[0].finish()
         splits["val"]!.shards = try writers[1].finish()
-        let finished = Date()
-        let seconds = finished.timeIntervalSince(started)
-        let iso = ISO8601DateFormatter()
         let bytes = inputs.reduce(Int64(0)) { $0 + $1.size }
         let manifest = TokenizeManifest(
             task: .init(index: layout.taskIndex, count: layout.taskCount), threads: layout.threads, options: options,
@@ -135,9 +124,7 @@ public enum Tokenize {
             tokenWidth: width == .uint16 ? "uint16" : "uint32",
             inputs: zip(inputs, digests).map { InputRecord(path: $0.path, size: $0.size, mtimeNs: $0.mtimeNs, sha256: $1, documents: 0, errors: 0) },
             splits: splits, command: command,
-            timings: .init(startedAt: iso.string(from: started), finishedAt: iso.string(from: finished),
-                           seconds: (seconds * 1000).rounded() / 1000,
-                           textMegabytesPerSecond: seconds > 0 ? (Double(bytes) / 1e6 / seconds * 100).rounded() / 100 : 0))
+            timings: .since(started, bytes: bytes))
         try manifest.write(to: outDir + "/" + manifestName)
         return manifest
     }

@@ -13,7 +13,7 @@ public struct TrainTokenizerOptions: Codable, Equatable, Sendable {
     public static let defaults = TrainTokenizerOptions()
 }
 
-public struct TrainTokenizerManifest: Codable, Equatable, Sendable {
+public struct TrainTokenizerManifest: StageManifest {
     public var kilnVersion = Kiln.version
     public var stage = "train-tokenizer"
     public var complete = true
@@ -32,11 +32,6 @@ public struct TrainTokenizerManifest: Codable, Equatable, Sendable {
     public var files: [String]
     public var timings: IngestManifest.Timings
 
-    public func write(to path: String) throws {
-        var data = Array(try IngestManifest.encoder.encode(self))
-        data.append(0x0A)
-        try AtomicFileWriter.write(data, to: path)
-    }
 }
 
 public enum TrainTokenizer {
@@ -102,18 +97,13 @@ public enum TrainTokenizer {
         for (k, s) in options.trainer.specialTokens.enumerated() { specials[s] = vocabulary.count + k }
         let tokenizer = try Tokenizer(vocabulary: vocabulary, specialTokens: specials, pattern: options.pattern)
         let files = try writeFiles(tokenizer, to: outDir)
-        let finished = Date()
-        let seconds = finished.timeIntervalSince(started)
-        let iso = ISO8601DateFormatter()
         let manifest = TrainTokenizerManifest(
             options: options,
             inputs: zip(inputs, digests).map { InputRecord(path: $0.path, size: $0.size, mtimeNs: $0.mtimeNs, sha256: $1, documents: 0, errors: 0) },
             documents: documents, textBytes: textBytes, distinctPreTokens: table.count + pruned,
             prunedPreTokens: pruned, prunedMaxCount: prunedMax, merges: merges.count,
             vocabularySize: tokenizer.vocabularySize, fingerprint: tokenizer.fingerprint, files: files,
-            timings: .init(startedAt: iso.string(from: started), finishedAt: iso.string(from: finished),
-                           seconds: (seconds * 1000).rounded() / 1000,
-                           textMegabytesPerSecond: seconds > 0 ? (Double(textBytes) / 1e6 / seconds * 100).rounded() / 100 : 0))
+            timings: .since(started, bytes: textBytes))
         try manifest.write(to: outDir + "/manifest.json")
         return manifest
     }
