@@ -42,6 +42,21 @@ import TestSupport
         let zh2 = try Fixtures.prep(["clean", dir + "/docs", "--out", dir + "/zh2", "--lang", "zh", "--threads", "2", "--quiet"])
         #expect(zh2.status == 0)
         #expect(shardBytes(dir + "/zh") == shardBytes(dir + "/zh2"))
+
+        // Split between tasks, the same documents come out, each once.
+        // Several input shards first, so that the tasks have something to divide.
+        let many = dir + "/many"
+        #expect(try Fixtures.prep(["clean", dir + "/docs", "--out", dir + "/split", "--shard-size", "64KB", "--quiet"]).status == 0)
+        #expect(Fixtures.shardFiles(dir + "/split").count > 3)
+        #expect(try Fixtures.prep(["clean", dir + "/split", "--out", many + "-one", "--quiet"]).status == 0)
+        for t in 0..<2 {
+            let r = try Fixtures.prep(["clean", dir + "/split", "--out", many, "--task-index", "\(t)", "--task-count", "2", "--quiet"])
+            #expect(r.status == 0, "\(r.stderr)")
+        }
+        let split = try Fixtures.documents(in: many)
+        let one = try Fixtures.documents(in: many + "-one")
+        #expect(Set(split.map { $0.jsonLine() }) == Set(one.map { $0.jsonLine() }))
+        #expect(split.count == one.count)
     }
 
     @Test func configFileAndPrintConfig() throws {
