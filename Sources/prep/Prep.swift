@@ -37,13 +37,14 @@ struct Prep: AsyncParsableCommand {
               prep train-tokenizer   byte-level BPE (GPT-2 style) from shards
               prep tokenize          documents to llm.c token shards
               prep encode / decode   text to token ids and back
+              prep inspect           what a Kiln file holds
 
             Every command takes --help (with examples) and --json; each command's
             help lists its exit statuses.
             """,
         version: "kiln \(Kiln.version)",
         subcommands: [IngestCommand.self, CleanCommand.self, DedupCommand.self, TrainTokenizerCommand.self,
-                      TokenizeCommand.self, EncodeCommand.self, DecodeCommand.self])
+                      TokenizeCommand.self, EncodeCommand.self, DecodeCommand.self, InspectCommand.self])
 }
 
 @main

@@ -64,6 +64,16 @@ import Tokenization
         #expect(names.count >= 4)
         for n in names { #expect(Fixtures.read(dir + "/tokens/" + n) == Fixtures.read(dir + "/tokens1/" + n), "\(n)") }
 
+        // prep inspect reads a token shard with its index, a tokenizer and a document shard.
+        let shard = dir + "/tokens/" + m.splits["train"]!.shards[0].path
+        let inspect = try Fixtures.prep(["inspect", shard, "--tokenizer", dir + "/tok"])
+        #expect(inspect.status == 0)
+        #expect(inspect.stdout.contains("200000 tokens, uint16"))
+        #expect(inspect.stdout.contains("SHA-256 matches"))
+        #expect(inspect.stdout.contains("<|endoftext|>"))
+        #expect(try Fixtures.prep(["inspect", dir + "/tok"]).stdout.contains("vocabulary 1024"))
+        #expect(try Fixtures.prep(["inspect", Fixtures.shardFiles(dir + "/docs")[0]]).stdout.contains("492 documents"))
+
         // encode and decode on the command line.
         let e = try Fixtures.prep(["encode", "--tokenizer", dir + "/tok", "--json", "Hello world, 你好世界 <|endoftext|>"])
         let ids = try JSONSerialization.jsonObject(with: Data(e.stdout.utf8)) as? [Int]
