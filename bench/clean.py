@@ -64,7 +64,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--python", default=os.path.join(ROOT, ".venv-bench/bin/python"))
     ap.add_argument("--repeat", type=int, default=2)
-    ap.add_argument("--mb", type=int, default=5)
+    ap.add_argument("--mb", type=int, default=20)
     a = ap.parse_args()
     script = os.path.join(WORK, "datatrove_clean.py")
     os.makedirs(WORK, exist_ok=True)

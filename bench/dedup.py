@@ -98,7 +98,7 @@ def corpus(mb):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--python", default=os.path.join(ROOT, ".venv-bench/bin/python"))
-    ap.add_argument("--mb", type=int, default=10)
+    ap.add_argument("--mb", type=int, default=50)
     a = ap.parse_args()
     src, planted = corpus(a.mb)
     jsonl = os.path.join(src, "docs-00000-00000.jsonl")
