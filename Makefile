@@ -18,7 +18,8 @@ build-debug: deps
 
 test: deps venv
 	$(SWIFT) build --build-tests
-	KILN_VENV=$(CURDIR)/.venv $(SWIFT) test --skip-build
+	# Every test is a Swift Testing test: without --disable-xctest, XCTest adds "Executed 0 tests".
+	KILN_VENV=$(CURDIR)/.venv $(SWIFT) test --skip-build --disable-xctest
 
 demo: build
 	@scripts/demo.sh
