@@ -28,6 +28,11 @@ final class Console: @unchecked Sendable {
         write(message + "\n")
     }
 
+    func warning(_ message: String) {
+        if quiet { return }
+        write("prep \(label): warning: \(message)\n")
+    }
+
     func error(_ message: String) {
         write("prep \(label): error: \(message)\n")
     }

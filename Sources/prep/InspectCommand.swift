@@ -82,17 +82,30 @@ struct InspectCommand: AsyncParsableCommand {
     func inspectTokenShard(_ bytes: [UInt8]) throws {
         let (tokens, width) = try TokenShard.decode(bytes, path: path)
         print("token shard \(path): \(tokens.count) tokens, \(width == .uint16 ? "uint16" : "uint32")")
+        var mask: [Bool]? = nil
         if let idxData = FileManager.default.contents(atPath: path + ".idx") {
             let idx = try TokenIndex.decode([UInt8](idxData), path: path + ".idx")
             let ok = idx.shardSHA256 == TokenIndex.sha256(bytes)
             print("index: \(idx.documents) documents start here; SHA-256 \(ok ? "matches" : "DOES NOT MATCH")"
                   + (idx.mask.map { m in ", loss mask: \(m.filter { $0 }.count) of \(m.count) tokens trained" } ?? ""))
+            mask = idx.mask
         }
         let head = Array(tokens.prefix(limit * 20)).map(Int.init)
-        print("first tokens: " + head.map(String.init).joined(separator: " "))
+        // With a loss mask, trained tokens are marked: `*` after the id, ⟦…⟧ around the text.
+        print("first tokens: " + head.enumerated().map { k, t in "\(t)" + (mask?[k] == true ? "*" : "") }.joined(separator: " "))
         if let tokenizer {
             let t = try TokenizerFiles.load(directory: tokenizer)
-            print("as text: " + String(decoding: try t.decode(head), as: UTF8.self).replacingOccurrences(of: "\n", with: "⏎"))
+            var text = ""
+            var k = 0
+            while k < head.count {
+                let trained = mask?[k] ?? false
+                var end = k
+                while end < head.count && (mask?[end] ?? false) == trained { end += 1 }
+                let piece = String(decoding: try t.decode(Array(head[k..<end])), as: UTF8.self)
+                text += mask == nil ? piece : trained ? "⟦" + piece + "⟧" : piece
+                k = end
+            }
+            print("as text" + (mask == nil ? "" : " (⟦trained⟧)") + ": " + text.replacingOccurrences(of: "\n", with: "⏎"))
         }
     }
 }

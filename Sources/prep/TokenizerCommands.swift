@@ -17,7 +17,8 @@ struct TrainTokenizerCommand: AsyncParsableCommand {
             Writes, into --out: tokenizer.json (HF tokenizers), vocab.json +
             merges.txt (GPT-2), tokenizer.tiktoken (tiktoken ranks),
             gpt2_tokenizer.bin (llm.c's decoder table), vocab.txt (for people) and
-            manifest.json.
+            manifest.json. A rerun with the same inputs and options does nothing
+            (--force redoes it).
 
             EXAMPLES
               prep train-tokenizer out/dedup --vocab-size 8192 --out out/tokenizer
@@ -48,6 +49,9 @@ struct TrainTokenizerCommand: AsyncParsableCommand {
     @Option(help: "Pre-tokenization pattern: gpt2, cl100k or o200k (default: gpt2).")
     var pattern: PreTokenizerPattern?
 
+    @Flag(help: "Redo the work even when the manifest says it is complete.")
+    var force = false
+
     @Option(help: "Memory for the pre-token table before rare ones are pruned (default: \(ByteSize.format(TrainTokenizerOptions.defaults.memoryBudget))).")
     var memBudget: ByteSize?
 
@@ -73,11 +77,13 @@ struct TrainTokenizerCommand: AsyncParsableCommand {
             return .init(done: s.bytesRead, total: s.totalBytes, items: s.inputsDone, itemName: "shards")
         }
         do {
-            let m = try TrainTokenizer.run(inputs: all, outDir: out, options: o, threads: run.layout().threads,
-                                           progress: progress)
+            let (m, upToDate) = try TrainTokenizer.run(inputs: all, outDir: out, options: o, threads: run.layout().threads,
+                                                       force: force, progress: progress)
             ticker.stop()
             if run.json {
-                console.printJSON(summary: m, manifestPath: out + "/manifest.json", upToDate: false, exitStatus: 0)
+                console.printJSON(summary: m, manifestPath: out + "/manifest.json", upToDate: upToDate, exitStatus: 0)
+            } else if upToDate {
+                console.info("up to date: \(out)/manifest.json is complete for these inputs and options (--force redoes it)")
             } else {
                 console.info(String(format: "%d merges, vocabulary %d, from %d documents (%.1f MB, %d distinct pre-tokens, %d pruned) in %.1fs",
                                     m.merges, m.vocabularySize, m.documents, Double(m.textBytes) / 1e6,
@@ -95,27 +101,56 @@ struct TrainTokenizerCommand: AsyncParsableCommand {
 struct TokenizeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tokenize",
-        abstract: "Turn document shards into llm.c token shards (with Kiln's index beside each).",
+        abstract: "Turn document shards or SFT examples into llm.c token shards (with Kiln's index beside each).",
         discussion: """
-            Every document becomes <|endoftext|> followed by its tokens (llm.c's
-            convention), in input order, into DATA/train_<task>_<n>.bin (and
-            val_<task>_<n>.bin with --val-fraction, chosen by a hash of the document
-            id). Shards hold exactly --shard-tokens tokens (documents cross their
-            boundaries, as in llm.c's fineweb.py); uint16 tokens when the vocabulary
-            fits (magic 20240520), uint32 otherwise (magic 20240801). Beside each
-            shard, <shard>.idx holds document offsets and the shard's SHA-256; the
-            layout is in schemas/token-shards.md. The bytes do not depend on
-            --threads.
+            Documents (the default, --format documents): every document becomes
+            <|endoftext|> followed by its tokens (llm.c's convention), in input order,
+            into DATA/train_<task>_<n>.bin (and val_<task>_<n>.bin with
+            --val-fraction, chosen by a hash of the document id). Shards hold exactly
+            --shard-tokens tokens (documents cross their boundaries, as in llm.c's
+            fineweb.py); uint16 tokens when the vocabulary fits (magic 20240520),
+            uint32 otherwise (magic 20240801). Beside each shard, <shard>.idx holds
+            document offsets and the shard's SHA-256; the layout is in
+            schemas/token-shards.md. The bytes do not depend on --threads.
+
+            Supervised fine-tuning (--format chat | alpaca | prompt-completion): the
+            inputs are JSONL files (or JSON arrays) of examples:
+              chat               {"messages": [{"role": "system"|"user"|"assistant",
+                                                "content": "..."}, ...]}
+              alpaca             {"instruction": "...", "input": "...", "output": "..."}
+              prompt-completion  {"prompt": "...", "completion": "..."}
+            Each example is rendered with a chat template and written as one document
+            with a loss mask in its index: only the answers (assistant messages,
+            completions) and the end-of-turn after each are trained. The default
+            template, for base GPT-2-style models:
+              <|endoftext|>System: ...\\n\\nUser: ...\\n\\nAssistant: ...<|endoftext|>
+            --template FILE reads another (YAML keys begin, system, user, assistant,
+            prompt, completion; each role holds {content} once, and what follows
+            {content} in assistant/completion is the trained end-of-turn).
+            Examples longer than --max-tokens are cut; one left with no trained token
+            is refused. Also refused, with file and line in the manifest: invalid JSON,
+            a record of the wrong shape, no answer, text that spells a special token
+            (an end marker pasted into the data; --allow-special-text encodes it as
+            text), and two end-of-text tokens side by side. The manifest's "sft"
+            section gives the trained-token fraction, the cut count and how the cut
+            left each answer (answer_coverage).
+
+            A rerun with the same inputs, tokenizer and options does nothing
+            (--force redoes it).
 
             EXAMPLES
               prep tokenize out/dedup --tokenizer out/tokenizer --out out/tokens
               prep tokenize out/dedup --tokenizer out/tokenizer --out out/tokens \\
                   --val-fraction 0.01 --shard-tokens 10000000
+              prep tokenize chats.jsonl --format chat --tokenizer out/tokenizer \\
+                  --out out/sft --max-tokens 512 --val-fraction 0.05
+              prep tokenize alpaca.json --format alpaca --template my-template.yaml \\
+                  --tokenizer out/tokenizer --out out/sft
 
             \(ExitStatus.helpText)
             """)
 
-    @Argument(help: "Shard files or folders of shards.")
+    @Argument(help: "Shard files or folders of shards; with an SFT --format, JSONL or JSON files of examples.")
     var inputs: [String]
 
     @Option(help: "Tokenizer folder (tokenizer.json, vocab.json + merges.txt, or a .tiktoken file).")
@@ -124,11 +159,26 @@ struct TokenizeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Output folder for the token shards.")
     var out: String
 
+    @Option(help: "What the inputs hold: documents, chat, alpaca or prompt-completion (default: documents).")
+    var format: TokenizeFormat?
+
+    @Option(help: "SFT: a chat template file (YAML; default: the plain-text template above).")
+    var template: String?
+
+    @Option(help: "SFT: cut examples to this many tokens (default: \(TokenizeOptions.defaults.maxTokens)).")
+    var maxTokens: Int?
+
+    @Flag(help: "SFT: encode text that spells a special token as ordinary text instead of refusing the example.")
+    var allowSpecialText = false
+
     @Option(help: "Tokens per shard (default: \(TokenizeOptions.defaults.shardTokens)).")
     var shardTokens: Int?
 
     @Option(help: "Share of documents in the validation split (default: \(TokenizeOptions.defaults.valFraction)).")
     var valFraction: Double?
+
+    @Flag(help: "Redo the work even when the manifest says it is complete.")
+    var force = false
 
     @OptionGroup var run: RunOptions
 
@@ -136,11 +186,25 @@ struct TokenizeCommand: AsyncParsableCommand {
         var o = TokenizeOptions()
         if let shardTokens { o.shardTokens = shardTokens }
         if let valFraction { o.valFraction = valFraction }
-        guard o.shardTokens > 0, (0...1).contains(o.valFraction) else {
-            throw ValidationError("--shard-tokens must be positive and --val-fraction in 0...1")
+        if let format { o.format = format }
+        if let maxTokens { o.maxTokens = maxTokens }
+        o.allowSpecialText = allowSpecialText
+        guard o.shardTokens > 0, (0...1).contains(o.valFraction), o.maxTokens > 1 else {
+            throw ValidationError("--shard-tokens must be positive, --val-fraction in 0...1 and --max-tokens above 1")
+        }
+        if let template {
+            guard o.format != .documents else { throw ValidationError("--template needs an SFT --format") }
+            do {
+                o.template = try ChatTemplate.fromYAML(String(contentsOfFile: template, encoding: .utf8))
+            } catch { throw ValidationError("\(template): \(error)") }
         }
         let tok: Tokenizer
         do { tok = try TokenizerFiles.load(directory: tokenizer) } catch { throw ValidationError("\(tokenizer): \(error)") }
+        if o.format != .documents, let eot = tok.specialTokens[o.endOfText] {
+            do { _ = try ChatRenderer(template: o.template, tokenizer: tok, endOfText: eot) } catch {
+                throw ValidationError("\(template ?? "the default template"): \(error)")
+            }
+        }
         let layout = run.layout()
         let all: [IngestInput]
         do { all = try Shards.inputs(inputs) } catch { throw ValidationError("\(error)") }
@@ -151,24 +215,39 @@ struct TokenizeCommand: AsyncParsableCommand {
             let s = progress.snapshot()
             return .init(done: s.bytesRead, total: s.totalBytes, items: s.documents, itemName: "docs")
         }
+        let result: TokenizeResult
         do {
-            let m = try Tokenize.run(inputs: mine, tokenizer: tok, tokenizerDirectory: tokenizer, outDir: out, options: o,
-                                     layout: layout, command: CommandLine.arguments, progress: progress)
+            result = try Tokenize.run(inputs: mine, tokenizer: tok, tokenizerDirectory: tokenizer, outDir: out, options: o,
+                                      layout: layout, command: CommandLine.arguments, force: force, progress: progress)
             ticker.stop()
-            let path = out + "/" + IngestManifest.fileName(task: layout.taskIndex, count: layout.taskCount)
-            if run.json {
-                console.printJSON(summary: m, manifestPath: path, upToDate: false, exitStatus: 0)
-            } else {
-                for (name, s) in m.splits.sorted(by: { $0.key > $1.key }) where s.documents > 0 {
-                    console.info("\(name): \(s.tokens) tokens from \(s.documents) documents in \(s.shards.count) shards")
-                }
-                console.info("manifest: \(path)")
-            }
         } catch {
             ticker.stop()
             console.error("\(error)")
             throw ExitCode(ExitStatus.failure.rawValue)
         }
+        let m = result.manifest
+        let errors = m.inputs.reduce(0) { $0 + $1.errors }
+        let status = errors > 0 ? ExitStatus.inputErrors : .ok
+        if run.json {
+            console.printJSON(summary: m, manifestPath: result.manifestPath, upToDate: result.upToDate,
+                              exitStatus: status.rawValue)
+        } else if result.upToDate {
+            console.info("up to date: \(result.manifestPath) is complete for these inputs, tokenizer and options (--force redoes it)")
+        } else {
+            for (name, s) in m.splits.sorted(by: { $0.key > $1.key }) where s.documents > 0 {
+                console.info("\(name): \(s.tokens) tokens from \(s.documents) \(m.sft == nil ? "documents" : "examples") in \(s.shards.count) shards")
+            }
+            if let r = m.sft {
+                console.info(String(format: "sft: %d of %d examples written, %d cut at %d tokens, %.1f%% of tokens trained",
+                                    r.examplesWritten, r.examplesRead, r.truncated, o.maxTokens, 100 * r.trainedFraction))
+                for (reason, n) in r.refused.sorted(by: { $0.key < $1.key }) { console.info("  refused \(reason): \(n)") }
+                for p in r.problems.prefix(5) { console.warning("\(p.path) line \(p.line): \(p.message)") }
+            } else if errors > 0 {
+                console.warning("\(errors) input lines were not document records")
+            }
+            console.info("manifest: \(result.manifestPath)")
+        }
+        if status != .ok { throw ExitCode(status.rawValue) }
     }
 }
 
@@ -235,3 +314,4 @@ struct DecodeCommand: AsyncParsableCommand {
 }
 
 extension PreTokenizerPattern: ExpressibleByArgument {}
+extension TokenizeFormat: ExpressibleByArgument {}

@@ -13,9 +13,102 @@ public struct TokenizeOptions: Codable, Equatable, Sendable {
     public var valFraction = 0.0
     /// The token that starts every document (llm.c prepends it).
     public var endOfText = "<|endoftext|>"
+    /// What the inputs hold: Kiln's document shards, or supervised examples in one of the SFT
+    /// record shapes (rendered with `template`, with a loss mask in the index).
+    public var format = TokenizeFormat.documents
+    /// SFT: how examples become text.
+    public var template = ChatTemplate.default
+    /// SFT: examples longer than this are cut to it (the model's context length).
+    public var maxTokens = 1024
+    /// SFT: encode text that spells a special token as ordinary text instead of refusing it.
+    public var allowSpecialText = false
 
     public init() {}
     public static let defaults = TokenizeOptions()
+}
+
+/// The record shape of `prep tokenize`'s inputs.
+public enum TokenizeFormat: String, Codable, Sendable, CaseIterable {
+    case documents, chat, alpaca
+    case promptCompletion = "prompt-completion"
+
+    public var sft: SFTFormat? {
+        switch self {
+        case .documents: return nil
+        case .chat: return .chat
+        case .alpaca: return .alpaca
+        case .promptCompletion: return .promptCompletion
+        }
+    }
+}
+
+/// What happened to the supervised examples: the manifest's `sft` section.
+public struct SFTReport: Codable, Equatable, Sendable {
+    public struct Coverage: Codable, Equatable, Sendable {
+        /// Examples with at least this many answers.
+        public var examples = 0
+        /// This answer kept whole, shortened by the cut, or cut off entirely.
+        public var complete = 0
+        public var truncated = 0
+        public var dropped = 0
+    }
+    public struct Problem: Codable, Equatable, Sendable {
+        public var path: String
+        /// Line of a JSONL file, or record number (from 1) of a JSON array.
+        public var line: Int
+        public var reason: SFTRefusal
+        public var message: String
+    }
+    public var examplesRead = 0
+    public var examplesWritten = 0
+    public var refused: [String: Int] = [:]
+    /// Written examples that were cut at `maxTokens`.
+    public var truncated = 0
+    public var tokens = 0
+    public var trainedTokens = 0
+    public var trainedFraction = 0.0
+    /// Per answer position (first answer, second, …), over every example that was rendered.
+    public var answerCoverage: [Coverage] = []
+    /// The first problems, with the file and line of each (all are counted in `refused`).
+    public var problems: [Problem] = []
+    public static let problemsListed = 100
+
+    mutating func add(_ o: SFTReport) {
+        examplesRead += o.examplesRead
+        examplesWritten += o.examplesWritten
+        for (k, v) in o.refused { refused[k, default: 0] += v }
+        truncated += o.truncated
+        tokens += o.tokens
+        trainedTokens += o.trainedTokens
+        while answerCoverage.count < o.answerCoverage.count { answerCoverage.append(Coverage()) }
+        for (i, c) in o.answerCoverage.enumerated() {
+            answerCoverage[i].examples += c.examples
+            answerCoverage[i].complete += c.complete
+            answerCoverage[i].truncated += c.truncated
+            answerCoverage[i].dropped += c.dropped
+        }
+        problems += o.problems.prefix(max(0, Self.problemsListed - problems.count))
+        trainedFraction = tokens > 0 ? Double(trainedTokens) / Double(tokens) : 0
+    }
+
+    mutating func refuse(_ e: SFTError, path: String, line: Int) {
+        refused[e.reason.rawValue, default: 0] += 1
+        if problems.count < Self.problemsListed {
+            problems.append(Problem(path: path, line: line, reason: e.reason, message: e.message))
+        }
+    }
+
+    /// Records how the cut at `maxTokens` left each answer of a rendered example.
+    mutating func cover(_ r: RenderedExample) {
+        let end = r.tokens.count
+        for (i, a) in r.answers.enumerated() {
+            if answerCoverage.count <= i { answerCoverage.append(Coverage()) }
+            answerCoverage[i].examples += 1
+            if a.upperBound <= end { answerCoverage[i].complete += 1 }
+            else if a.lowerBound < end { answerCoverage[i].truncated += 1 }
+            else { answerCoverage[i].dropped += 1 }
+        }
+    }
 }
 
 public struct TokenizeManifest: StageManifest {
@@ -43,6 +136,8 @@ public struct TokenizeManifest: StageManifest {
     public var tokenWidth: String
     public var inputs: [InputRecord]
     public var splits: [String: Split]
+    /// Supervised examples: what was written, refused and cut (nil for documents).
+    public var sft: SFTReport?
     /// The command line that made the dataset.
     public var command: [String]
     public var timings: IngestManifest.Timings
@@ -60,16 +155,28 @@ public enum Tokenize {
         return Double(v) / 18_446_744_073_709_551_616.0 < fraction
     }
 
-    /// Tokenizes the document shards `inputs` (this task's share) into `outDir`.
+    /// Tokenizes the shards `inputs` (this task's share) into `outDir`: documents, or
+    /// supervised examples with their loss masks when `options.format` is an SFT format.
+    /// A rerun whose manifest is complete, with the same inputs, tokenizer and options, does
+    /// nothing unless `force`.
     public static func run(inputs: [IngestInput], tokenizer: Tokenizer, tokenizerDirectory: String, outDir: String,
-                           options: TokenizeOptions, layout: RunLayout, command: [String],
-                           progress: IngestProgress = IngestProgress()) throws -> TokenizeManifest {
+                           options: TokenizeOptions, layout: RunLayout, command: [String], force: Bool = false,
+                           progress: IngestProgress = IngestProgress()) throws -> TokenizeResult {
         let started = Date()
         guard let eot = tokenizer.specialTokens[options.endOfText] else {
             throw IngestError.output("the tokenizer in \(tokenizerDirectory) has no special token \(options.endOfText)")
         }
+        let renderer: ChatRenderer? = try options.format.sft.map { _ in
+            try ChatRenderer(template: options.template, tokenizer: tokenizer, endOfText: eot,
+                             allowSpecialText: options.allowSpecialText)
+        }
         try StageFolder.prepare(outDir)
         let manifestName = IngestManifest.fileName(task: layout.taskIndex, count: layout.taskCount)
+        let manifestPath = outDir + "/" + manifestName
+        if !force, let old = try? TokenizeManifest.read(manifestPath),
+           isUpToDate(old, inputs: inputs, tokenizer: tokenizer, outDir: outDir, options: options, layout: layout) {
+            return TokenizeResult(manifest: old, manifestPath: manifestPath, upToDate: true)
+        }
         for split in ["train", "val"] {
             try StageFolder.removeStale(outDir, manifestName: manifestName, prefix: split, task: layout.taskIndex)
             // Shards are named <split>_<task>_<n>.bin: remove this task's.
@@ -82,50 +189,146 @@ public enum Tokenize {
         let width = TokenShard.Width.forVocabulary(tokenizer.vocabularySize)
         let writers = ["train", "val"].map {
             TokenShardWriter(directory: outDir, split: $0, task: layout.taskIndex, width: width,
-                             shardTokens: options.shardTokens, withMask: false)
+                             shardTokens: options.shardTokens, withMask: renderer != nil)
         }
         var splits = ["train": TokenizeManifest.Split(), "val": TokenizeManifest.Split()]
         let commit = OrderedCommit()
-        let lock = NSLock()
         progress.start(totalBytes: inputs.reduce(0) { $0 + $1.size }, inputs: inputs.count)
-        // Every thread tokenizes a shard of documents; the shards are written in input order.
-        let digests = try OrderedWorkers.run(count: inputs.count, threads: layout.threads, outputs: []) { k, _ -> String in
-            var docs: [(val: Bool, tokens: [UInt32])] = []
+        struct Item { var val: Bool; var tokens: [UInt32]; var mask: [Bool]? }
+        struct Outcome { var digest: String; var records: Int; var errors: Int; var sft: SFTReport? }
+        // Every thread tokenizes one input; the inputs are written in input order.
+        let outcomes = try OrderedWorkers.run(count: inputs.count, threads: layout.threads, outputs: []) { k, _ -> Outcome in
+            var items: [Item] = []
+            var records = 0, errors = 0
+            var report: SFTReport? = renderer == nil ? nil : SFTReport()
             do {
-                try Shards.forEachDocument(in: inputs[k].path, onInvalidLine: { _ in }) { doc, _ in
-                    var t: [UInt32] = [UInt32(eot)]
-                    t.append(contentsOf: tokenizer.encodeOrdinary(doc.text).lazy.map { UInt32($0) })
-                    docs.append((isValidation(id: doc.id, fraction: options.valFraction), t))
+                if let renderer, let format = options.format.sft {
+                    try forEachRecord(in: inputs[k].path) { record, line, key in
+                        records += 1
+                        report!.examplesRead += 1
+                        do {
+                            let turns = try SupervisedExamples.turns(try record.get(), format: format)
+                            let r = try renderer.render(turns, maxTokens: options.maxTokens)
+                            report!.cover(r)
+                            if r.trainedTokens == 0 {
+                                throw SFTError(reason: .nothingTrained,
+                                               message: "no trained token is left after the cut to \(options.maxTokens) tokens")
+                            }
+                            report!.examplesWritten += 1
+                            report!.truncated += r.truncated ? 1 : 0
+                            report!.tokens += r.tokens.count
+                            report!.trainedTokens += r.trainedTokens
+                            items.append(Item(val: isValidation(id: key, fraction: options.valFraction), tokens: r.tokens, mask: r.mask))
+                        } catch let e as SFTError {
+                            errors += 1
+                            report!.refuse(e, path: inputs[k].path, line: line)
+                        }
+                    }
+                } else {
+                    try Shards.forEachDocument(in: inputs[k].path, onInvalidLine: { _ in errors += 1 }) { doc, _ in
+                        records += 1
+                        var t: [UInt32] = [UInt32(eot)]
+                        t.append(contentsOf: tokenizer.encodeOrdinary(doc.text).lazy.map { UInt32($0) })
+                        items.append(Item(val: isValidation(id: doc.id, fraction: options.valFraction), tokens: t, mask: nil))
+                    }
                 }
             } catch {
                 commit.fail(error)
                 throw error
             }
             try commit.inTurn(k) {
-                for d in docs {
-                    try writers[d.val ? 1 : 0].append(d.tokens)
-                    lock.lock()
-                    splits[d.val ? "val" : "train", default: .init()].documents += 1
-                    splits[d.val ? "val" : "train", default: .init()].tokens += d.tokens.count
-                    lock.unlock()
+                for d in items {
+                    let split = d.val ? "val" : "train"
+                    try writers[d.val ? 1 : 0].append(d.tokens, mask: d.mask)
+                    splits[split, default: .init()].documents += 1
+                    splits[split, default: .init()].tokens += d.tokens.count
                     progress.addDocument()
                 }
             }
             progress.finish(k, size: inputs[k].size)
-            return try sha256(ofFile: inputs[k].path)
+            return Outcome(digest: try sha256(ofFile: inputs[k].path), records: records, errors: errors, sft: report)
         }
         splits["train"]!.shards = try writers[0].finish()
         splits["val"]!.shards = try writers[1].finish()
+        var sft: SFTReport? = renderer == nil ? nil : SFTReport()
+        for o in outcomes { if let r = o.sft { sft!.add(r) } }
         let bytes = inputs.reduce(Int64(0)) { $0 + $1.size }
         let manifest = TokenizeManifest(
             task: .init(index: layout.taskIndex, count: layout.taskCount), threads: layout.threads, options: options,
             tokenizer: .init(fingerprint: tokenizer.fingerprint, vocabularySize: tokenizer.vocabularySize, endOfText: eot,
                              pattern: "\(tokenizer.pattern)", directory: tokenizerDirectory),
             tokenWidth: width == .uint16 ? "uint16" : "uint32",
-            inputs: zip(inputs, digests).map { InputRecord(path: $0.path, size: $0.size, mtimeNs: $0.mtimeNs, sha256: $1, documents: 0, errors: 0) },
-            splits: splits, command: command,
+            inputs: zip(inputs, outcomes).map {
+                InputRecord(path: $0.path, size: $0.size, mtimeNs: $0.mtimeNs, sha256: $1.digest, documents: $1.records, errors: $1.errors)
+            },
+            splits: splits, sft: sft, command: command,
             timings: .since(started, bytes: bytes))
-        try manifest.write(to: outDir + "/" + manifestName)
-        return manifest
+        try manifest.write(to: manifestPath)
+        return TokenizeResult(manifest: manifest, manifestPath: manifestPath, upToDate: false)
     }
+
+    static func isUpToDate(_ m: TokenizeManifest, inputs: [IngestInput], tokenizer: Tokenizer, outDir: String,
+                           options: TokenizeOptions, layout: RunLayout) -> Bool {
+        guard m.complete, m.kilnVersion == Kiln.version, m.options == options,
+              m.tokenizer.fingerprint == tokenizer.fingerprint,
+              m.task == .init(index: layout.taskIndex, count: layout.taskCount),
+              m.inputs.map({ [$0.path, "\($0.size)", "\($0.mtimeNs)"] }) == inputs.map({ [$0.path, "\($0.size)", "\($0.mtimeNs)"] })
+        else { return false }
+        return m.splits.values.flatMap(\.shards).allSatisfy { s in
+            var st = stat()
+            return stat(outDir + "/" + s.path, &st) == 0 && Int64(st.st_size) == s.bytes
+                && stat(outDir + "/" + s.index, &st) == 0
+        }
+    }
+
+    /// Calls `body` with each record of an SFT file, its line (JSONL) or record number (a JSON
+    /// array, as Alpaca-style files often are), and a key for the validation split (its `id`
+    /// field, else its text). A record that is not JSON comes as a failure, and reading goes on.
+    static func forEachRecord(in path: String,
+                              _ body: (Result<JSONValue, SFTError>, Int, String) throws -> Void) throws {
+        func key(_ r: JSONValue) -> String {
+            if let id = r["id"]?.stringValue { return id }
+            var w = JSONWriter()
+            w.write(r)
+            return String(decoding: w.bytes, as: UTF8.self)
+        }
+        let reader = try Shards.lines(of: path)
+        let head = try reader.peek(4096)
+        if head.first(where: { $0 != 0x20 && $0 != 0x0A && $0 != 0x0D && $0 != 0x09 && $0 != 0xEF && $0 != 0xBB && $0 != 0xBF }) == UInt8(ascii: "[") {
+            var bytes: [UInt8] = []
+            while true {
+                let chunk = try reader.read(upTo: 1 << 20)
+                bytes += chunk
+                if chunk.count < 1 << 20 { break }
+            }
+            if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes.removeFirst(3) }
+            let array: JSONValue
+            do { array = try JSONParser.parse(bytes) } catch {
+                try body(.failure(SFTError(reason: .invalidJSON, message: "not a JSON array of examples: \(error)")), 1, "")
+                return
+            }
+            guard case let .array(records) = array else { return }
+            for (i, r) in records.enumerated() {
+                try body(.success(r), i + 1, key(r))
+            }
+            return
+        }
+        var n = 0
+        while let line = try reader.readLine(maxLength: Int.max) {
+            n += 1
+            guard case let .line(bytes) = line, !bytes.allSatisfy({ $0 == 0x20 || $0 == 0x0D || $0 == 0x09 }) else { continue }
+            do {
+                let r = try JSONParser.parse(bytes)
+                try body(.success(r), n, key(r))
+            } catch let e as JSONParseError {
+                try body(.failure(SFTError(reason: .invalidJSON, message: "\(e)")), n, "")
+            }
+        }
+    }
+}
+
+public struct TokenizeResult: Sendable {
+    public var manifest: TokenizeManifest
+    public var manifestPath: String
+    public var upToDate: Bool
 }

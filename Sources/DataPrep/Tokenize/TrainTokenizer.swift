@@ -39,12 +39,21 @@ public enum TrainTokenizer {
     static let bytesPerEntry = 96
 
     /// Counts pre-tokens over the shards, learns the merges and writes every tokenizer format
-    /// into `outDir`.
+    /// into `outDir`. A rerun whose manifest is complete, for the same inputs and options, does
+    /// nothing unless `force` (`upToDate` in the result says so).
     public static func run(inputs: [IngestInput], outDir: String, options: TrainTokenizerOptions, threads: Int,
-                           progress: IngestProgress = IngestProgress()) throws -> TrainTokenizerManifest {
+                           force: Bool = false,
+                           progress: IngestProgress = IngestProgress()) throws -> (manifest: TrainTokenizerManifest, upToDate: Bool) {
         let started = Date()
         try StageFolder.prepare(outDir)
-        unlink(outDir + "/manifest.json")
+        let manifestPath = outDir + "/manifest.json"
+        if !force, let old = try? TrainTokenizerManifest.read(manifestPath), old.complete, old.kilnVersion == Kiln.version,
+           old.options == options,
+           old.inputs.map({ [$0.path, "\($0.size)", "\($0.mtimeNs)"] }) == inputs.map({ [$0.path, "\($0.size)", "\($0.mtimeNs)"] }),
+           old.files.allSatisfy({ FileManager.default.fileExists(atPath: outDir + "/" + $0) }) {
+            return (old, true)
+        }
+        unlink(manifestPath)
         let pre = PreTokenizer(options.pattern)
         var table: [[UInt8]: UInt64] = [:]
         var documents = 0
@@ -104,8 +113,8 @@ public enum TrainTokenizer {
             prunedPreTokens: pruned, prunedMaxCount: prunedMax, merges: merges.count,
             vocabularySize: tokenizer.vocabularySize, fingerprint: tokenizer.fingerprint, files: files,
             timings: .since(started, bytes: textBytes))
-        try manifest.write(to: outDir + "/manifest.json")
-        return manifest
+        try manifest.write(to: manifestPath)
+        return (manifest, false)
     }
 
     /// Every format: HF tokenizer.json, GPT-2 vocab.json + merges.txt, tiktoken ranks, llm.c's
