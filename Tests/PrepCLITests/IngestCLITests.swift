@@ -99,37 +99,6 @@ import TestSupport
         print("kill points tried: ingest \(kills), clean \(cleanKills), dedup \(dedupKills)")
     }
 
-    /// Runs `args` once to the end, then five times killed at 10–90% of that time and rerun;
-    /// returns how many kills landed before the run had finished.
-    func killAndRerun(_ args: [String], dir: String, name: String) throws -> Int {
-        let start = Date()
-        let reference = try Fixtures.prep(args + ["--out", dir + "/\(name)-ref"])
-        let duration = Date().timeIntervalSince(start)
-        #expect(reference.status == 0, "\(reference.stderr)")
-        let expected = shardBytes(dir + "/\(name)-ref")
-        #expect(expected.count > 1)
-        var landed = 0
-        for fraction in [0.1, 0.3, 0.5, 0.7, 0.9] {
-            let out = dir + "/\(name)-\(Int(fraction * 10))"
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: Fixtures.binDir + "/prep")
-            p.arguments = args + ["--out", out]
-            p.standardError = FileHandle.nullDevice
-            try p.run()
-            usleep(useconds_t(duration * fraction * 1_000_000))
-            kill(p.processIdentifier, SIGKILL)
-            p.waitUntilExit()
-            if !FileManager.default.fileExists(atPath: out + "/manifest.json") { landed += 1 }
-            let rerun = try Fixtures.prep(args + ["--out", out])
-            #expect(rerun.status == 0)
-            #expect(shardBytes(out) == expected, "\(name) after a kill at \(Int(fraction * 100))%")
-            let leftovers = try FileManager.default.contentsOfDirectory(atPath: out).filter { $0.hasPrefix(".") }
-            #expect(leftovers.isEmpty, "\(name): \(leftovers)")
-        }
-        #expect(landed >= 1, "\(name): no kill landed mid-run")
-        return landed
-    }
-
     @Test func outputsValidateAgainstTheSchemas() throws {
         guard let python = Fixtures.venvPython else {
             Issue.record("no venv: run `make venv` (make test does it)")
@@ -149,4 +118,43 @@ import TestSupport
 
 func shardBytes(_ dir: String) -> [String: [UInt8]] {
     Dictionary(uniqueKeysWithValues: Fixtures.shardFiles(dir).map { (($0 as NSString).lastPathComponent, Fixtures.read($0)) })
+}
+
+/// Runs `args` once to the end, then five times killed at 10–90% of that time and rerun;
+/// returns how many kills landed before the run had finished.
+func killAndRerun(_ args: [String], dir: String, name: String,
+                  outputs: (String) -> [String: [UInt8]] = shardBytes) throws -> Int {
+    let start = Date()
+    let reference = try Fixtures.prep(args + ["--out", dir + "/\(name)-ref"])
+    let duration = Date().timeIntervalSince(start)
+    #expect(reference.status == 0, "\(reference.stderr)")
+    let expected = outputs(dir + "/\(name)-ref")
+    #expect(expected.count > 1)
+    var landed = 0
+    for fraction in [0.1, 0.3, 0.5, 0.7, 0.9] {
+        let out = dir + "/\(name)-\(Int(fraction * 10))"
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Fixtures.binDir + "/prep")
+        p.arguments = args + ["--out", out]
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        usleep(useconds_t(duration * fraction * 1_000_000))
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        if !FileManager.default.fileExists(atPath: out + "/manifest.json") { landed += 1 }
+        let rerun = try Fixtures.prep(args + ["--out", out])
+        #expect(rerun.status == 0)
+        #expect(outputs(out) == expected, "\(name) after a kill at \(Int(fraction * 100))%")
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: out).filter { $0.hasPrefix(".") }
+        #expect(leftovers.isEmpty, "\(name): \(leftovers)")
+    }
+    #expect(landed >= 1, "\(name): no kill landed mid-run")
+    return landed
+}
+
+/// Every file of an output folder but the manifests and hidden files, by name.
+func outputFiles(_ dir: String) -> [String: [UInt8]] {
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+    return Dictionary(uniqueKeysWithValues: names.filter { !$0.hasPrefix(".") && !$0.hasPrefix("manifest") }
+        .map { ($0, Fixtures.read(dir + "/" + $0)) })
 }

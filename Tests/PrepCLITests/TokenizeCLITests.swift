@@ -1,4 +1,4 @@
-import DataPrep
+@testable import DataPrep
 import Foundation
 import ShardFormat
 import Testing
@@ -92,5 +92,154 @@ import Tokenization
             #expect((v?["tiktoken"] as? [[Int]])?.first == mine)
             #expect((v?["hf"] as? [[Int]])?.first == mine)
         }
+    }
+    /// A tokenizer trained on the samples, shared by the tests below.
+    static func sampleTokenizer(_ dir: String) throws -> String {
+        #expect(try Fixtures.prep(["ingest", Fixtures.samples, "--out", dir + "/docs", "--quiet"]).status == 3)
+        #expect(try Fixtures.prep(["train-tokenizer", dir + "/docs", "--vocab-size", "1024", "--out", dir + "/tok", "--quiet"]).status == 0)
+        return dir + "/tok"
+    }
+
+    @Test func sftChatExamplesWithLossMasks() throws {
+        let dir = Fixtures.tempDir("sft")
+        let tokDir = try Self.sampleTokenizer(dir)
+        let tok = try TokenizerFiles.load(directory: tokDir)
+        var lines: [String] = []
+        func chat(_ pairs: [(String, String)], system: String? = nil) -> String {
+            var m: [[String: String]] = system.map { [["role": "system", "content": $0]] } ?? []
+            for (q, a) in pairs { m += [["role": "user", "content": q], ["role": "assistant", "content": a]] }
+            return String(decoding: try! JSONSerialization.data(withJSONObject: ["messages": m], options: [.sortedKeys]), as: UTF8.self)
+        }
+        for k in 0..<20 {
+            lines.append(k % 2 == 0 ? chat([("What is \(k) + \(k)?", "It is \(2 * k).")], system: "Answer briefly.")
+                                    : chat([("你好，第\(k)个问题", "好的，这是第\(k)个回答。"), ("Thanks!", "You're welcome.")]))
+        }
+        lines.insert("{not json", at: 3)                                                        // line 4
+        lines.insert(chat([]).replacingOccurrences(of: "[]", with: #"[{"content":"hi","role":"user"}]"#), at: 7)  // line 8: no answer
+        lines.insert(chat([("q", "done<|endoftext|>")]), at: 11)                               // line 12: pasted end marker
+        lines.append(chat([("Tell me a long story.", String(repeating: "Once upon a time there was a story. ", count: 30))]))  // cut
+        lines.append(chat([(String(repeating: "A very long question indeed. ", count: 30), "Short.")]))                     // nothing left
+        let input = dir + "/chats.jsonl"
+        Fixtures.write(lines.joined(separator: "\n") + "\n", to: input)
+        let args = ["tokenize", input, "--format", "chat", "--tokenizer", tokDir, "--out", dir + "/sft", "--max-tokens", "160"]
+        let r = try Fixtures.prep(args)
+        #expect(r.status == 3, "\(r.stderr)")
+        #expect(r.stderr.contains("chats.jsonl line 4"))
+        let m = try TokenizeManifest.read(dir + "/sft/manifest.json")
+        let sft = try #require(m.sft)
+        #expect(sft.examplesRead == 25 && sft.examplesWritten == 21)
+        #expect(sft.refused == ["invalid-json": 1, "no-answer": 1, "special-token-text": 1, "nothing-trained-after-truncation": 1])
+        #expect(sft.problems.map(\.line) == [4, 8, 12, 25])
+        #expect(sft.truncated == 1)
+        #expect(sft.answerCoverage.count == 2 && sft.answerCoverage[1].examples == 10)
+        #expect(m.inputs[0].errors == 4 && m.inputs[0].documents == 25)
+
+        // The shard and its mask are the renderer's output, example after example.
+        let shard = m.splits["train"]!.shards[0]
+        let (tokens, _) = try TokenShard.decode(Fixtures.read(dir + "/sft/" + shard.path), path: shard.path)
+        let index = try TokenIndex.decode(Fixtures.read(dir + "/sft/" + shard.index), path: shard.index)
+        let mask = try #require(index.mask)
+        let renderer = try ChatRenderer(template: .default, tokenizer: tok, endOfText: m.tokenizer.endOfText)
+        var expected: [UInt32] = [], expectedMask: [Bool] = []
+        for line in lines {
+            guard let record = try? JSONParser.parse(Array(line.utf8)),
+                  let turns = try? SupervisedExamples.turns(record, format: .chat),
+                  let e = try? renderer.render(turns, maxTokens: 160), e.trainedTokens > 0 else { continue }
+            expected += e.tokens
+            expectedMask += e.mask
+        }
+        #expect(tokens == expected)
+        #expect(mask == expectedMask)
+        #expect(shard.trainedTokens == sft.trainedTokens && sft.trainedTokens == mask.filter { $0 }.count)
+        #expect(abs(sft.trainedFraction - Double(sft.trainedTokens) / Double(sft.tokens)) < 1e-12)
+        #expect(index.offsets.count == 22 && index.offsets.dropLast().allSatisfy { tokens[Int($0)] == UInt32(m.tokenizer.endOfText) })
+
+        // A rerun does nothing; --force redoes it to the same bytes.
+        let shardBytes = Fixtures.read(dir + "/sft/" + shard.path)
+        let again = try Fixtures.prep(args + ["--json"])
+        #expect(again.status == 3 && again.stdout.contains(#""up_to_date" : true"#), "\(again.stdout.prefix(300))")
+        let forced = try Fixtures.prep(args + ["--json", "--force"])
+        #expect(forced.stdout.contains(#""up_to_date" : false"#))
+        #expect(Fixtures.read(dir + "/sft/" + shard.path) == shardBytes)
+
+        // prep inspect shows the mask.
+        let inspect = try Fixtures.prep(["inspect", dir + "/sft/" + shard.path, "--tokenizer", tokDir])
+        #expect(inspect.stdout.contains("loss mask: \(sft.trainedTokens) of \(tokens.count) tokens trained"))
+        #expect(inspect.stdout.contains("⟦"))
+
+        // Bad templates are usage errors.
+        Fixtures.write("assistant: \"{content}<|endoftext|><|endoftext|>\"\n", to: dir + "/double.yaml")
+        let double = try Fixtures.prep(args + ["--template", dir + "/double.yaml", "--out", dir + "/sft2"])
+        #expect(double.status == 2 && double.stderr.contains("side by side"))
+        Fixtures.write("asistant: \"{content}\"\n", to: dir + "/typo.yaml")
+        #expect(try Fixtures.prep(args + ["--template", dir + "/typo.yaml", "--out", dir + "/sft2"]).stderr.contains("unknown key \"asistant\""))
+    }
+
+    /// Alpaca files are often JSON arrays; the real demo sets in English and Chinese.
+    @Test func sftAlpacaArraysSplitAndThreads() throws {
+        let dir = Fixtures.tempDir("alpaca")
+        let tokDir = try Self.sampleTokenizer(dir)
+        let inputs = [Fixtures.corpora + "/sft/alpaca_en_demo.json", Fixtures.corpora + "/sft/alpaca_zh_demo.json"]
+        let common = ["tokenize"] + inputs + ["--format", "alpaca", "--tokenizer", tokDir, "--val-fraction", "0.1", "--max-tokens", "512", "--quiet"]
+        let r = try Fixtures.prep(common + ["--out", dir + "/a2", "--threads", "2"])
+        #expect(r.status == 0 || r.status == 3, "\(r.stderr)")
+        let m = try TokenizeManifest.read(dir + "/a2/manifest.json")
+        let sft = try #require(m.sft)
+        #expect(sft.examplesRead == 1999)
+        #expect(sft.examplesWritten + sft.refused.values.reduce(0, +) == 1999)
+        #expect(m.splits["train"]!.documents + m.splits["val"]!.documents == sft.examplesWritten)
+        #expect(m.splits["val"]!.documents > 120 && m.splits["val"]!.documents < 280)
+        #expect(sft.trainedFraction > 0.3 && sft.trainedFraction < 0.95)
+        #expect(try Fixtures.prep(common + ["--out", dir + "/a1", "--threads", "1"]).status == r.status)
+        #expect(outputFiles(dir + "/a1") == outputFiles(dir + "/a2"))
+        #expect(outputFiles(dir + "/a1").count == 4)
+        if let python = Fixtures.venvPython {
+            let v = try Fixtures.run(python, [Fixtures.repoRoot + "/scripts/validate-json.py",
+                                              Fixtures.repoRoot + "/schemas/tokenize-manifest.schema.json", dir + "/a2/manifest.json"])
+            #expect(v.status == 0, "\(v.stdout)")
+        }
+    }
+
+    /// Rare pre-tokens are pruned past --mem-budget; the manifest counts them, and the merges
+    /// still do not depend on the thread count.
+    @Test func memoryBudgetPrunesRarePreTokens() throws {
+        let dir = Fixtures.tempDir("budget")
+        #expect(try Fixtures.prep(["ingest", Fixtures.samples, "--out", dir + "/docs", "--quiet", "--shard-size", "200KB"]).status == 3)
+        let args = ["train-tokenizer", dir + "/docs", "--vocab-size", "600", "--mem-budget", "100KB", "--quiet"]
+        #expect(try Fixtures.prep(args + ["--out", dir + "/t2", "--threads", "2"]).status == 0)
+        #expect(try Fixtures.prep(args + ["--out", dir + "/t1", "--threads", "1"]).status == 0)
+        let m = try TrainTokenizerManifest.read(dir + "/t2/manifest.json")
+        #expect(m.prunedPreTokens > 0 && m.prunedMaxCount >= 1)
+        #expect(m.distinctPreTokens - m.prunedPreTokens <= 100 * 1024 / 96 || m.distinctPreTokens - m.prunedPreTokens <= 1024)
+        #expect(Fixtures.read(dir + "/t1/merges.txt") == Fixtures.read(dir + "/t2/merges.txt"))
+        let full = ["train-tokenizer", dir + "/docs", "--vocab-size", "600", "--quiet", "--out", dir + "/t0"]
+        #expect(try Fixtures.prep(full).status == 0)
+        #expect(try TrainTokenizerManifest.read(dir + "/t0/manifest.json").prunedPreTokens == 0)
+        if let python = Fixtures.venvPython {
+            let v = try Fixtures.run(python, [Fixtures.repoRoot + "/scripts/validate-json.py",
+                                              Fixtures.repoRoot + "/schemas/train-tokenizer-manifest.schema.json",
+                                              dir + "/t2/manifest.json", dir + "/t0/manifest.json"])
+            #expect(v.status == 0, "\(v.stdout)")
+        }
+        // A rerun with the same inputs and options does nothing.
+        let again = try Fixtures.prep(full + ["--json"])
+        #expect(again.stdout.contains(#""up_to_date" : true"#))
+    }
+
+    /// Killed with SIGKILL at several moments and rerun, train-tokenizer and tokenize give the
+    /// bytes of an uninterrupted run.
+    @Test func killedTokenizerStagesRerunToTheSameBytes() throws {
+        let dir = Fixtures.tempDir("tokkill")
+        let corpus = try Fixtures.run("zstd", ["-dc", Fixtures.corpora + "/en-docs.jsonl.zst"]).stdout
+        let lines = corpus.split(separator: "\n", omittingEmptySubsequences: true)
+        let part = lines.enumerated().filter { $0.offset % 4 == 0 }.map { String($0.element) }.joined(separator: "\n")
+        Fixtures.write(part + "\n", to: dir + "/in/part0.jsonl")
+        #expect(try Fixtures.prep(["ingest", dir + "/in", "--out", dir + "/docs", "--shard-size", "2MB", "--quiet"]).status == 0)
+        let trainKills = try killAndRerun(["train-tokenizer", dir + "/docs", "--vocab-size", "2048", "--threads", "2", "--quiet"],
+                                          dir: dir, name: "train", outputs: outputFiles)
+        let tokenizeKills = try killAndRerun(["tokenize", dir + "/docs", "--tokenizer", dir + "/train-ref", "--threads", "2",
+                                              "--shard-tokens", "300000", "--val-fraction", "0.05", "--quiet"],
+                                             dir: dir, name: "tokenize", outputs: outputFiles)
+        print("kill points tried: train-tokenizer \(trainKills), tokenize \(tokenizeKills)")
     }
 }

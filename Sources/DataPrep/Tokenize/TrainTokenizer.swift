@@ -65,13 +65,14 @@ public enum TrainTokenizer {
         progress.start(totalBytes: inputs.reduce(0) { $0 + $1.size }, inputs: inputs.count)
         // Each thread counts one shard; the counts are merged in input order, and pruning happens
         // only between merges, so the result does not depend on the thread count.
-        let digests = try OrderedWorkers.run(count: inputs.count, threads: threads, outputs: []) { k, _ -> String in
+        let perInput = try OrderedWorkers.run(count: inputs.count, threads: threads, outputs: []) { k, _ -> (digest: String, documents: Int, errors: Int) in
             var local: [[UInt8]: UInt64] = [:]
             var docs = 0
             var bytes: Int64 = 0
             var ranges: [Range<Int>] = []
+            var errors = 0
             do {
-                try Shards.forEachDocument(in: inputs[k].path, onInvalidLine: { _ in }) { doc, _ in
+                try Shards.forEachDocument(in: inputs[k].path, onInvalidLine: { _ in errors += 1 }) { doc, _ in
                     docs += 1
                     var text = doc.text
                     bytes += Int64(text.utf8.count)
@@ -98,7 +99,7 @@ public enum TrainTokenizer {
                 }
             }
             progress.finish(k, size: inputs[k].size)
-            return try sha256(ofFile: inputs[k].path)
+            return (try sha256(ofFile: inputs[k].path), docs, errors)
         }
         let merges = BPETrainer.train(counts: table, options: options.trainer)
         let vocabulary = BPETrainer.tokens(merges: merges)
@@ -108,7 +109,9 @@ public enum TrainTokenizer {
         let files = try writeFiles(tokenizer, to: outDir)
         let manifest = TrainTokenizerManifest(
             options: options,
-            inputs: zip(inputs, digests).map { InputRecord(path: $0.path, size: $0.size, mtimeNs: $0.mtimeNs, sha256: $1, documents: 0, errors: 0) },
+            inputs: zip(inputs, perInput).map {
+                InputRecord(path: $0.path, size: $0.size, mtimeNs: $0.mtimeNs, sha256: $1.digest, documents: $1.documents, errors: $1.errors)
+            },
             documents: documents, textBytes: textBytes, distinctPreTokens: table.count + pruned,
             prunedPreTokens: pruned, prunedMaxCount: prunedMax, merges: merges.count,
             vocabularySize: tokenizer.vocabularySize, fingerprint: tokenizer.fingerprint, files: files,
