@@ -49,6 +49,9 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // Fine-tuning and continued pretraining: data loaders over token shards, AdamW, schedules.
+        .target(name: "FineTuning", dependencies: ["ShardFormat"]),
+
         .executableTarget(name: "tune", dependencies: [
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
@@ -59,6 +62,7 @@ let package = Package(
         .testTarget(name: "TokenizationTests", dependencies: ["Tokenization", "TestSupport"]),
         .testTarget(name: "DataPrepTests", dependencies: ["DataPrep", "TestSupport"]),
         .testTarget(name: "PrepCLITests", dependencies: ["DataPrep", "TestSupport"]),
+        .testTarget(name: "FineTuningTests", dependencies: ["FineTuning", "ShardFormat", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )
