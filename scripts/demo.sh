@@ -6,10 +6,10 @@ cd "$(dirname "$0")/.."
 out=out/demo
 prep=.build/release/prep
 
-echo "== prep ingest samples/ -> $out/docs"
+echo "== prep ingest samples/raw -> $out/docs"
 status=0
-"$prep" ingest samples --out "$out/docs" --config pipelines/demo-ingest.yaml --force || status=$?
-# samples/truncated.tar.gz is damaged on purpose: exit status 3 means "some inputs had errors,
+"$prep" ingest samples/raw --out "$out/docs" --config pipelines/demo-ingest.yaml --force || status=$?
+# samples/raw/truncated.tar.gz is damaged on purpose: exit status 3 means "some inputs had errors,
 # the output is valid", which is what the demo shows.
 if [ "$status" -ne 0 ] && [ "$status" -ne 3 ]; then
   echo "demo: prep ingest failed with exit status $status" >&2
@@ -33,6 +33,12 @@ echo "== prep tokenize $out/dedup -> $out/tokens (llm.c shards, 5% validation)"
 "$prep" tokenize "$out/dedup" --tokenizer "$out/tokenizer" --out "$out/tokens" --val-fraction 0.05
 
 echo
+echo "== prep tokenize samples/tasks/chat -> $out/sft-chat (SFT examples with loss masks)"
+"$prep" tokenize samples/tasks/chat/train.jsonl --format chat --tokenizer "$out/tokenizer" \
+  --out "$out/sft-chat" --max-tokens 256
+"$prep" inspect "$out"/sft-chat/train_00000_000000.bin --tokenizer "$out/tokenizer" --limit 3 | tail -n 1 | cut -c 1-240
+
+echo
 echo "== prep encode / decode with the new tokenizer"
 ids=$("$prep" encode --tokenizer "$out/tokenizer" "Kiln turns raw text into training data. 中文也是一等公民。")
 echo "ids: $ids"
@@ -50,3 +56,4 @@ echo "  $out/clean     cleaned documents       $out/rejected: dropped ones, meta
 echo "  $out/dedup     deduplicated documents  $out/removed: removed ones, metadata.duplicate_of"
 echo "  $out/tokenizer tokenizer.json, vocab.json + merges.txt, tokenizer.tiktoken, gpt2_tokenizer.bin, vocab.txt"
 echo "  $out/tokens    train_*.bin / val_*.bin llm.c token shards, with .idx beside each"
+echo "  $out/sft-chat  SFT token shards of samples/tasks/chat, loss mask in each .idx (prep inspect FILE)"

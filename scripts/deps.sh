@@ -7,6 +7,7 @@ packages=(
   libarchive-dev   # archives: tar, zip, 7z, cpio and their compressions
   zlib1g-dev       # gzip
   libzstd-dev      # zstd
+  libopenblas-dev  # sgemm for the GPT engine (loaded at run time by the BLAS module)
   libarchive-tools # bsdtar: builds archive fixtures in the tests
   zstd xz-utils bzip2 gzip
   time             # GNU time: peak memory in the benchmarks

@@ -959,7 +959,7 @@ def main():
     repo = os.path.dirname(here)
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--corpora", default=os.path.normpath(os.path.join(repo, "..", "shared", "corpora")))
-    ap.add_argument("--out", default=os.path.join(repo, "samples"))
+    ap.add_argument("--out", default=os.path.join(repo, "samples", "raw"))
     ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args()
 

@@ -31,7 +31,7 @@ struct IngestCommand: AsyncParsableCommand {
               killed run is redone from the start, to the same bytes.
 
             EXAMPLES
-              prep ingest samples/ --out out/docs
+              prep ingest samples/raw --out out/docs
               prep ingest crawl.warc.gz books.tar.xz --out out/docs --compression gz
               prep ingest --inputs-from list.txt --out out/docs \\
                   --task-index 3 --task-count 8

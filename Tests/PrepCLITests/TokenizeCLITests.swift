@@ -25,7 +25,7 @@ import Tokenization
         #expect(r.status == 0, "\(r.stderr)")
         let m = try TokenizeManifest.read(dir + "/tokens/manifest.json")
         #expect(m.tokenizer.fingerprint == tok.fingerprint)
-        #expect(m.splits["train"]!.documents + m.splits["val"]!.documents == 492)
+        #expect(m.splits["train"]!.documents + m.splits["val"]!.documents == 491)
         #expect(m.splits["val"]!.documents > 20 && m.splits["val"]!.documents < 80)
 
         // Shards pass llm.c's header rules; decoding each document gives its text back.
@@ -72,7 +72,7 @@ import Tokenization
         #expect(inspect.stdout.contains("SHA-256 matches"))
         #expect(inspect.stdout.contains("<|endoftext|>"))
         #expect(try Fixtures.prep(["inspect", dir + "/tok"]).stdout.contains("vocabulary 1024"))
-        #expect(try Fixtures.prep(["inspect", Fixtures.shardFiles(dir + "/docs")[0]]).stdout.contains("492 documents"))
+        #expect(try Fixtures.prep(["inspect", Fixtures.shardFiles(dir + "/docs")[0]]).stdout.contains("491 documents"))
 
         // encode and decode on the command line.
         let e = try Fixtures.prep(["encode", "--tokenizer", dir + "/tok", "--json", "Hello world, 你好世界 <|endoftext|>"])
@@ -241,5 +241,32 @@ import Tokenization
                                               "--shard-tokens", "300000", "--val-fraction", "0.05", "--quiet"],
                                              dir: dir, name: "tokenize", outputs: outputFiles)
         print("kill points tried: train-tokenizer \(trainKills), tokenize \(tokenizeKills)")
+    }
+}
+
+@Suite struct SampleTaskTests {
+    /// The sample tasks tokenize without a refusal, and no held-out review appears in the text
+    /// that a model pre-trained on samples/raw has seen.
+    @Test func sampleTasksTokenizeAndHeldOutReviewsAreUnseen() throws {
+        let dir = Fixtures.tempDir("tasks")
+        let tok = try TokenizeCLITests.sampleTokenizer(dir)
+        let tasks = Fixtures.repoRoot + "/samples/tasks"
+        for (task, format) in [("chat", "chat"), ("sentiment-zh", "prompt-completion")] {
+            for split in ["train", "test"] {
+                let r = try Fixtures.prep(["tokenize", "\(tasks)/\(task)/\(split).jsonl", "--format", format, "--tokenizer", tok,
+                                           "--out", "\(dir)/\(task)-\(split)", "--max-tokens", "256", "--quiet"])
+                #expect(r.status == 0, "\(task)/\(split): \(r.stderr)")
+            }
+        }
+        let docs = try Fixtures.documents(in: dir + "/docs").map(\.text).joined(separator: "\n")
+        var held = 0
+        for line in String(decoding: Fixtures.read(tasks + "/sentiment-zh/test.jsonl"), as: UTF8.self).split(separator: "\n") {
+            let r = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+            let prompt = r["prompt"] as! String
+            let review = String(prompt.dropFirst(3).dropLast(4))
+            #expect(!docs.contains(review), "held-out review in samples/raw: \(review)")
+            held += 1
+        }
+        #expect(held == 200)
     }
 }

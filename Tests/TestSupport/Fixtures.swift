@@ -12,7 +12,7 @@ public enum Fixtures {
         return url.path
     }()
 
-    public static var samples: String { repoRoot + "/samples" }
+    public static var samples: String { repoRoot + "/samples/raw" }
     public static var corpora: String { repoRoot + "/../shared/corpora" }
 
     /// The folder that holds the built `prep` and `tune` (beside the test bundle).
