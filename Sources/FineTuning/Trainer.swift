@@ -1,0 +1,189 @@
+import Foundation
+
+/// What the trainer needs from a model: one flat parameter buffer, its gradients, and a forward
+/// and backward pass over a batch with per-token loss weights.
+public protocol TrainableModel: AnyObject {
+    var parameters: UnsafeMutableBufferPointer<Float> { get }
+    var gradients: UnsafeMutableBufferPointer<Float> { get }
+    /// Σ over positions of weight × cross-entropy, and Σ weights.
+    func forward(_ batch: TrainingBatch) -> (lossSum: Double, weightSum: Double)
+    func zeroGradients()
+    /// Backward of the last forward, accumulating (+=) gradients of `lossScale` × Σ weighted
+    /// losses.
+    func backward(lossScale: Float)
+    /// Floating-point operations of one forward and backward pass per trained position.
+    var flopsPerToken: Double { get }
+    /// For each parameter range, whether weight decay applies by default.
+    var decayRanges: [(range: Range<Int>, decay: Bool)] { get }
+}
+
+/// Everything that decides a training run, with each default written once. The keys are those
+/// of llm.c and torchtune users (`--steps`, `--batch-size`, `--lr`…).
+public struct TrainOptions: Codable, Equatable, Sendable {
+    public var steps = 1000
+    public var batchSize = 4
+    public var seqLen = 256
+    public var gradAccum = 1
+    public var lr = 1e-4
+    public var schedule = ScheduleKind.cosine
+    public var warmupSteps = 0
+    public var minLrFraction = 0.1
+    public var weightDecay: Float = 0.1
+    /// Decay every parameter, as llm.c's CPU trainer does (default: matrices and embeddings
+    /// only… see `TrainableModel.decayRanges`).
+    public var decayAll = false
+    public var beta1: Float = 0.9
+    public var beta2: Float = 0.95
+    public var eps: Float = 1e-8
+    /// Clip the global gradient norm to this; 0 turns clipping off.
+    public var gradClip = 1.0
+    public var seed: UInt32 = 42
+    public var dataOrder = DataOrder.shuffle
+    public var packing = Packing.packed
+    /// Evaluate the validation data every this many steps (0: only at the end, when there is some).
+    public var evalEvery = 100
+    public var evalBatches = 20
+    /// Save a checkpoint every this many steps (0: only at the end).
+    public var saveEvery = 500
+    /// Checkpoints kept (the newest).
+    public var keep = 2
+
+    public init() {}
+    public static let defaults = TrainOptions()
+
+    public var adam: AdamWOptions {
+        var o = AdamWOptions()
+        o.beta1 = beta1; o.beta2 = beta2; o.eps = eps; o.weightDecay = weightDecay
+        return o
+    }
+
+    public var learningRate: LearningRateSchedule {
+        LearningRateSchedule(kind: schedule, maxLR: lr, warmupSteps: warmupSteps, totalSteps: steps,
+                             minFraction: minLrFraction)
+    }
+}
+
+/// One line of `metrics.jsonl`.
+public struct StepMetrics: Codable, Equatable, Sendable {
+    public var step: Int
+    public var loss: Double
+    public var valLoss: Double?
+    public var lr: Double
+    public var gradNorm: Double
+    public var trainedTokens: Double
+    public var tokensPerSecond: Double
+    public var gflops: Double
+    public var elapsed: Double
+}
+
+public enum TrainError: Error, CustomStringConvertible {
+    case nonFiniteLoss(step: Int, lastCheckpoint: Int?)
+    case interrupted(step: Int, signal: Int32)
+
+    public var description: String {
+        switch self {
+        case let .nonFiniteLoss(step, last):
+            return "the loss is not finite at step \(step + 1); stopped" +
+                (last.map { ", the last good checkpoint is step \($0)" } ?? " (no checkpoint was written)")
+        case let .interrupted(step, signal):
+            return "signal \(signal) after step \(step): checkpoint written, rerun with --resume"
+        }
+    }
+}
+
+/// The optimisation loop: gradient accumulation normalised by the trained tokens of the whole
+/// step, global-norm clipping, the schedule, AdamW; evaluation, checkpoints and metrics through
+/// callbacks so that files stay the caller's business.
+public final class Trainer {
+    public let model: TrainableModel
+    public let options: TrainOptions
+    public let optimizer: AdamW
+    public var loader: BatchLoader
+    /// The next step to run (from 0).
+    public private(set) var step = 0
+
+    public init(model: TrainableModel, options: TrainOptions, loader: BatchLoader) {
+        self.model = model
+        self.options = options
+        self.loader = loader
+        let ranges = options.decayAll ? [(range: 0..<model.parameters.count, decay: true)] : model.decayRanges
+        optimizer = AdamW(count: model.parameters.count, decayRanges: ranges, options: options.adam)
+    }
+
+    /// Restores a saved state: the optimizer, the step and the data position.
+    public func restore(_ state: TrainState) {
+        optimizer.restore(m: state.m, v: state.v, step: state.optimizerStep)
+        step = state.step
+        loader.seek(to: state.data)
+    }
+
+    /// The state to save after the steps run so far.
+    public func state() -> TrainState {
+        TrainState(step: step, optimizerStep: optimizer.step, data: loader.position, m: optimizer.m, v: optimizer.v)
+    }
+
+    /// Runs one optimisation step and returns its metrics (without validation loss).
+    public func trainStep(startedAt: Date) throws -> StepMetrics {
+        let t0 = Date()
+        let micro = (0..<options.gradAccum).map { _ in loader.next() }
+        // The whole step's trained tokens normalise every micro-batch, so accumulation gives the
+        // update of the big batch (and a step of mostly padding is not over-weighted).
+        let total = micro.reduce(0.0) { $0 + $1.trainedTokens }
+        model.zeroGradients()
+        var lossSum = 0.0
+        if total > 0 {
+            for b in micro {
+                lossSum += model.forward(b).lossSum
+                model.backward(lossScale: Float(1 / total))
+            }
+        }
+        let loss = total > 0 ? lossSum / total : 0
+        guard loss.isFinite else { throw TrainError.nonFiniteLoss(step: step, lastCheckpoint: nil) }
+        let grads = model.gradients
+        let norm = gradientNorm(UnsafeBufferPointer(grads))
+        guard norm.isFinite else { throw TrainError.nonFiniteLoss(step: step, lastCheckpoint: nil) }
+        if options.gradClip > 0 && norm > options.gradClip {
+            let scale = Float(options.gradClip / norm)
+            for i in grads.indices { grads[i] *= scale }
+        }
+        let lr = options.learningRate.rate(at: step)
+        if total > 0 {
+            optimizer.update(params: model.parameters, grads: UnsafeBufferPointer(grads), lr: Float(lr))
+        }
+        step += 1
+        let seconds = max(1e-9, Date().timeIntervalSince(t0))
+        let positions = Double(micro.reduce(0) { $0 + $1.B * $1.T })
+        return StepMetrics(step: step, loss: loss, valLoss: nil, lr: lr, gradNorm: norm, trainedTokens: total,
+                           tokensPerSecond: positions / seconds,
+                           gflops: positions * model.flopsPerToken / seconds / 1e9,
+                           elapsed: Date().timeIntervalSince(startedAt))
+    }
+
+    /// Mean loss per trained token over up to `batches` batches of `loader` (no gradients kept).
+    public func evaluate(_ loader: inout BatchLoader, batches: Int) -> Double {
+        var loss = 0.0, weight = 0.0
+        for _ in 0..<max(1, batches) {
+            let r = model.forward(loader.next())
+            loss += r.lossSum
+            weight += r.weightSum
+        }
+        return weight > 0 ? loss / weight : .nan
+    }
+}
+
+/// What a checkpoint needs besides the model's weights to continue bit for bit.
+public struct TrainState: Equatable, Sendable {
+    public var step: Int
+    public var optimizerStep: Int
+    public var data: DataPosition
+    public var m: [Float]
+    public var v: [Float]
+
+    public init(step: Int, optimizerStep: Int, data: DataPosition, m: [Float], v: [Float]) {
+        self.step = step
+        self.optimizerStep = optimizerStep
+        self.data = data
+        self.m = m
+        self.v = v
+    }
+}
