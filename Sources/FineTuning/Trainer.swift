@@ -74,6 +74,13 @@ public struct StepMetrics: Codable, Equatable, Sendable {
     public var tokensPerSecond: Double
     public var gflops: Double
     public var elapsed: Double
+
+    public init(step: Int, loss: Double, valLoss: Double?, lr: Double, gradNorm: Double, trainedTokens: Double,
+                tokensPerSecond: Double, gflops: Double, elapsed: Double) {
+        self.step = step; self.loss = loss; self.valLoss = valLoss; self.lr = lr; self.gradNorm = gradNorm
+        self.trainedTokens = trainedTokens; self.tokensPerSecond = tokensPerSecond; self.gflops = gflops
+        self.elapsed = elapsed
+    }
 }
 
 public enum TrainError: Error, CustomStringConvertible {

@@ -172,3 +172,51 @@ final class BigramModel: TrainableModel {
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir).allSatisfy { !$0.hasPrefix(".") })
     }
 }
+
+@Suite struct RunFolderTests {
+    static func metrics(_ n: Int) -> [StepMetrics] {
+        (1...n).map { (k: Int) -> StepMetrics in
+            let x = Double(k)
+            let val: Double? = k % 5 == 0 ? 6 / x : nil
+            return StepMetrics(step: k, loss: 5 / x, valLoss: val, lr: 1e-3, gradNorm: 1, trainedTokens: 64,
+                               tokensPerSecond: 100, gflops: 1, elapsed: x)
+        }
+    }
+
+    @Test func checkpointsKeepTheNewestAndMetricsTruncateOnResume() throws {
+        let run = RunFolder(Fixtures.tempDir("run"))
+        try run.prepare()
+        for s in [10, 20, 30] {
+            Fixtures.write([1], to: run.modelPath(step: s))
+            Fixtures.write([2], to: run.statePath(step: s))
+        }
+        Fixtures.write([1], to: run.modelPath(step: 40))  // killed before its state was written
+        #expect(run.checkpoints() == [10, 20, 30])
+        run.prune(keep: 2)
+        #expect(run.checkpoints() == [20, 30])
+        #expect(!FileManager.default.fileExists(atPath: run.modelPath(step: 40)))
+        for m in Self.metrics(12) { try run.appendMetrics(m) }
+        let kept = try run.truncateMetrics(after: 7)
+        #expect(kept.map(\.step) == Array(1...7))
+        #expect(String(decoding: Fixtures.read(run.metricsPath), as: UTF8.self).split(separator: "\n").count == 7)
+    }
+
+    @Test func thePlotIsSVGWithBothCurves() throws {
+        let svg = LossPlot.svg(Self.metrics(30), title: "run <demo>")
+        #expect(svg.hasPrefix("<svg") && svg.hasSuffix("</svg>\n"))
+        #expect(svg.components(separatedBy: "<polyline").count == 3)
+        #expect(svg.contains("run &lt;demo&gt;") && svg.contains("validation"))
+        #expect(LossPlot.svg([], title: "empty").contains("no steps yet"))
+    }
+
+    @Test func signalsSetTheFlag() {
+        SignalTrap.install()
+        SignalTrap.clear()
+        #expect(SignalTrap.pending == nil)
+        // To the process, as Slurm sends it: any thread that does not block it takes it.
+        kill(getpid(), SIGUSR1)
+        for _ in 0..<100 where SignalTrap.pending == nil { usleep(10_000) }
+        #expect(SignalTrap.pending == SIGUSR1)
+        SignalTrap.clear()
+    }
+}
