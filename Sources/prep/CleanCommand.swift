@@ -109,32 +109,15 @@ struct CleanCommand: AsyncParsableCommand {
 
         let console = Console(quiet: run.quiet, json: run.json, label: "clean")
         let progress = IngestProgress()
-        let ticker = console.startProgress {
-            let s = progress.snapshot()
-            return .init(done: s.bytesRead, total: s.totalBytes, items: s.documents, itemName: "kept")
+        let result = try console.runStage(progress, itemName: "kept") {
+            try Clean.run(inputs: mine, outDir: out, rejectedDir: rejected, options: options, layout: layout,
+                          force: force, progress: progress)
         }
-        let result: CleanResult
-        do {
-            result = try Clean.run(inputs: mine, outDir: out, rejectedDir: rejected, options: options, layout: layout,
-                                   force: force, progress: progress)
-        } catch {
-            ticker.stop()
-            console.error("\(error)")
-            throw ExitCode(ExitStatus.failure.rawValue)
-        }
-        ticker.stop()
         let m = result.manifest
         let status: ExitStatus = m.counts.invalidRecords > 0 ? .inputErrors : .ok
-        if run.json {
-            console.printJSON(summary: m, manifestPath: result.manifestPath, upToDate: result.upToDate,
-                              exitStatus: status.rawValue)
-        } else if !run.quiet {
-            if result.upToDate {
-                console.info("up to date: \(result.manifestPath) is complete for these inputs and options (--force redoes it)")
-            }
-            console.info(Self.summary(m, manifestPath: result.manifestPath))
+        try console.finish(m, manifestPath: result.manifestPath, upToDate: result.upToDate, status: status) {
+            [Self.summary(m, manifestPath: result.manifestPath)]
         }
-        if status != .ok { throw ExitCode(status.rawValue) }
     }
 
     static func summary(_ m: CleanManifest, manifestPath: String) -> String {

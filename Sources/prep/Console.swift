@@ -1,3 +1,4 @@
+import ArgumentParser
 import DataPrep
 import Foundation
 import Logging
@@ -101,6 +102,41 @@ final class Console: @unchecked Sendable {
         if t >= 3600 { return String(format: "%dh%02dm", t / 3600, (t % 3600) / 60) }
         if t >= 60 { return String(format: "%dm%02ds", t / 60, t % 60) }
         return "\(t)s"
+    }
+
+    /// Runs a stage's library call with the progress display (`items` names what is counted:
+    /// documents written, kept, shards read…). A thrown error is printed and becomes exit
+    /// status 1: nothing usable could be written.
+    func runStage<R>(_ progress: IngestProgress, itemName: String,
+                     items: @escaping @Sendable (IngestProgress.Snapshot) -> Int = { $0.documents },
+                     _ body: () throws -> R) throws -> R {
+        let ticker = startProgress {
+            let s = progress.snapshot()
+            return .init(done: s.bytesRead, total: s.totalBytes, items: items(s), itemName: itemName)
+        }
+        defer { ticker.stop() }
+        do {
+            return try body()
+        } catch {
+            ticker.stop()
+            self.error("\(error)")
+            throw ExitCode(ExitStatus.failure.rawValue)
+        }
+    }
+
+    /// Ends a stage: the JSON summary with --json, else the "up to date" note and `lines` (unless
+    /// --quiet); then the exit status, thrown when it is not 0.
+    func finish<M: Encodable>(_ manifest: M, manifestPath: String, upToDate: Bool, status: ExitStatus,
+                              lines: () -> [String]) throws {
+        if json {
+            printJSON(summary: manifest, manifestPath: manifestPath, upToDate: upToDate, exitStatus: status.rawValue)
+        } else if !quiet {
+            if upToDate {
+                info("up to date: \(manifestPath) is complete for these inputs and options (--force redoes it)")
+            }
+            for l in lines() { info(l) }
+        }
+        if status != .ok { throw ExitCode(status.rawValue) }
     }
 
     /// The final summary for a build farm: the manifest, where it is, and the exit status.

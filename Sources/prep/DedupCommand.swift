@@ -123,30 +123,16 @@ func runDedup(all: [IngestInput], out: String, removed: String?, options: DedupO
                             options.minhash.ngram, options.minhash.impliedThreshold, options.minhash.jaccardThreshold))
     }
     let progress = IngestProgress()
-    let ticker = console.startProgress {
-        let s = progress.snapshot()
-        return .init(done: s.bytesRead, total: s.totalBytes, items: s.documents, itemName: "kept")
+    let result = try console.runStage(progress, itemName: "kept") {
+        try Dedup.run(inputs: all, outDir: out, removedDir: removed, options: options, layout: layout,
+                      work: work, force: force, progress: progress)
     }
-    let result: DedupRunResult
-    do {
-        result = try Dedup.run(inputs: all, outDir: out, removedDir: removed, options: options, layout: layout,
-                               work: work, force: force, progress: progress)
-    } catch {
-        ticker.stop()
-        console.error("\(error)")
-        throw ExitCode(ExitStatus.failure.rawValue)
-    }
-    ticker.stop()
     let m = result.manifest
-    if run.json {
-        console.printJSON(summary: m, manifestPath: result.manifestPath, upToDate: result.upToDate, exitStatus: 0)
-    } else if !run.quiet {
-        if result.upToDate { console.info("up to date: \(result.manifestPath) (--force redoes it)") }
+    try console.finish(m, manifestPath: result.manifestPath, upToDate: result.upToDate, status: .ok) {
         var line = "kept \(m.kept) of \(m.documents) documents; removed "
             + (["exact", "near"].map { "\(m.removed[$0] ?? 0) \($0)" }.joined(separator: ", "))
         if let c = m.clusters { line += "; \(c.clusters) clusters, largest \(c.largestCluster), \(c.candidatePairs) candidate pairs" }
-        console.info(line + String(format: " in %.1fs", m.timings.seconds))
-        console.info("manifest: \(result.manifestPath)")
+        return [line + String(format: " in %.1fs", m.timings.seconds), "manifest: \(result.manifestPath)"]
     }
 }
 

@@ -129,34 +129,17 @@ struct IngestCommand: AsyncParsableCommand {
         let console = Console(quiet: run.quiet, json: run.json, label: "ingest")
         let progress = IngestProgress()
         let logger = console.logger
-        let ticker = console.startProgress {
-            let s = progress.snapshot()
-            return .init(done: s.bytesRead, total: s.totalBytes, items: s.documents, itemName: "docs")
+        let result = try console.runStage(progress, itemName: "docs") {
+            try Ingest.run(inputs: mine, outDir: out, options: options, layout: layout, force: force,
+                           progress: progress, onIssue: { issue in logger.warning("\(issue)") })
         }
-        let result: IngestResult
-        do {
-            result = try Ingest.run(inputs: mine, outDir: out, options: options, layout: layout, force: force,
-                                    progress: progress, onIssue: { issue in logger.warning("\(issue)") })
-        } catch {
-            ticker.stop()
-            console.error("\(error)")
-            throw ExitCode(ExitStatus.failure.rawValue)
-        }
-        ticker.stop()
         let m = result.manifest
         let status: ExitStatus = m.counts.documents == 0 && m.counts.errorCount > 0 && m.inputs.count > 0
             && m.inputs.allSatisfy({ $0.errors > 0 }) ? .failure
             : m.counts.errorCount > 0 ? .inputErrors : .ok
-        if run.json {
-            console.printJSON(summary: m, manifestPath: result.manifestPath, upToDate: result.upToDate,
-                              exitStatus: status.rawValue)
-        } else if !run.quiet {
-            if result.upToDate {
-                console.info("up to date: \(result.manifestPath) is complete for these inputs and options (--force redoes it)")
-            }
-            console.info(Self.summary(m, manifestPath: result.manifestPath))
+        try console.finish(m, manifestPath: result.manifestPath, upToDate: result.upToDate, status: status) {
+            [Self.summary(m, manifestPath: result.manifestPath)]
         }
-        if status != .ok { throw ExitCode(status.rawValue) }
     }
 
     static func summary(_ m: IngestManifest, manifestPath: String) -> String {

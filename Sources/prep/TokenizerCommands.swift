@@ -72,28 +72,19 @@ struct TrainTokenizerCommand: AsyncParsableCommand {
         do { all = try Shards.inputs(inputs) } catch { throw ValidationError("\(error)") }
         let console = Console(quiet: run.quiet, json: run.json, label: "train-tokenizer")
         let progress = IngestProgress()
-        let ticker = console.startProgress {
-            let s = progress.snapshot()
-            return .init(done: s.bytesRead, total: s.totalBytes, items: s.inputsDone, itemName: "shards")
+        let threads = run.layout().threads
+        let (m, upToDate) = try console.runStage(progress, itemName: "shards", items: { $0.inputsDone }) {
+            try TrainTokenizer.run(inputs: all, outDir: out, options: o, threads: threads, force: force, progress: progress)
         }
-        do {
-            let (m, upToDate) = try TrainTokenizer.run(inputs: all, outDir: out, options: o, threads: run.layout().threads,
-                                                       force: force, progress: progress)
-            ticker.stop()
-            if run.json {
-                console.printJSON(summary: m, manifestPath: out + "/manifest.json", upToDate: upToDate, exitStatus: 0)
-            } else if upToDate {
-                console.info("up to date: \(out)/manifest.json is complete for these inputs and options (--force redoes it)")
-            } else {
-                console.info(String(format: "%d merges, vocabulary %d, from %d documents (%.1f MB, %d distinct pre-tokens, %d pruned) in %.1fs",
-                                    m.merges, m.vocabularySize, m.documents, Double(m.textBytes) / 1e6,
-                                    m.distinctPreTokens, m.prunedPreTokens, m.timings.seconds))
-                console.info("files: " + m.files.map { out + "/" + $0 }.joined(separator: " "))
-            }
-        } catch {
-            ticker.stop()
-            console.error("\(error)")
-            throw ExitCode(ExitStatus.failure.rawValue)
+        let errors = m.inputs.reduce(0) { $0 + $1.errors }
+        try console.finish(m, manifestPath: out + "/manifest.json", upToDate: upToDate,
+                           status: errors > 0 ? .inputErrors : .ok) {
+            upToDate ? [] : [
+                String(format: "%d merges, vocabulary %d, from %d documents (%.1f MB, %d distinct pre-tokens, %d pruned) in %.1fs",
+                       m.merges, m.vocabularySize, m.documents, Double(m.textBytes) / 1e6,
+                       m.distinctPreTokens, m.prunedPreTokens, m.timings.seconds),
+                "files: " + m.files.map { out + "/" + $0 }.joined(separator: " "),
+            ] + (errors > 0 ? ["\(errors) input lines were not document records"] : [])
         }
     }
 }
@@ -211,43 +202,31 @@ struct TokenizeCommand: AsyncParsableCommand {
         let mine = Dedup.split(all, taskIndex: layout.taskIndex, taskCount: layout.taskCount).inputs
         let console = Console(quiet: run.quiet, json: run.json, label: "tokenize")
         let progress = IngestProgress()
-        let ticker = console.startProgress {
-            let s = progress.snapshot()
-            return .init(done: s.bytesRead, total: s.totalBytes, items: s.documents, itemName: "docs")
-        }
-        let result: TokenizeResult
-        do {
-            result = try Tokenize.run(inputs: mine, tokenizer: tok, tokenizerDirectory: tokenizer, outDir: out, options: o,
-                                      layout: layout, command: CommandLine.arguments, force: force, progress: progress)
-            ticker.stop()
-        } catch {
-            ticker.stop()
-            console.error("\(error)")
-            throw ExitCode(ExitStatus.failure.rawValue)
+        let command = CommandLine.arguments
+        let result = try console.runStage(progress, itemName: "docs") {
+            try Tokenize.run(inputs: mine, tokenizer: tok, tokenizerDirectory: tokenizer, outDir: out, options: o,
+                             layout: layout, command: command, force: force, progress: progress)
         }
         let m = result.manifest
         let errors = m.inputs.reduce(0) { $0 + $1.errors }
-        let status = errors > 0 ? ExitStatus.inputErrors : .ok
-        if run.json {
-            console.printJSON(summary: m, manifestPath: result.manifestPath, upToDate: result.upToDate,
-                              exitStatus: status.rawValue)
-        } else if result.upToDate {
-            console.info("up to date: \(result.manifestPath) is complete for these inputs, tokenizer and options (--force redoes it)")
-        } else {
-            for (name, s) in m.splits.sorted(by: { $0.key > $1.key }) where s.documents > 0 {
-                console.info("\(name): \(s.tokens) tokens from \(s.documents) \(m.sft == nil ? "documents" : "examples") in \(s.shards.count) shards")
+        if !result.upToDate && !run.json, let r = m.sft {
+            for p in r.problems.prefix(5) { console.warning("\(p.path) line \(p.line): \(p.message)") }
+        }
+        try console.finish(m, manifestPath: result.manifestPath, upToDate: result.upToDate,
+                           status: errors > 0 ? .inputErrors : .ok) {
+            guard !result.upToDate else { return [] }
+            var lines = m.splits.sorted(by: { $0.key > $1.key }).filter { $0.value.documents > 0 }.map { name, s in
+                "\(name): \(s.tokens) tokens from \(s.documents) \(m.sft == nil ? "documents" : "examples") in \(s.shards.count) shards"
             }
             if let r = m.sft {
-                console.info(String(format: "sft: %d of %d examples written, %d cut at %d tokens, %.1f%% of tokens trained",
+                lines.append(String(format: "sft: %d of %d examples written, %d cut at %d tokens, %.1f%% of tokens trained",
                                     r.examplesWritten, r.examplesRead, r.truncated, o.maxTokens, 100 * r.trainedFraction))
-                for (reason, n) in r.refused.sorted(by: { $0.key < $1.key }) { console.info("  refused \(reason): \(n)") }
-                for p in r.problems.prefix(5) { console.warning("\(p.path) line \(p.line): \(p.message)") }
+                lines += r.refused.sorted(by: { $0.key < $1.key }).map { "  refused \($0.key): \($0.value)" }
             } else if errors > 0 {
-                console.warning("\(errors) input lines were not document records")
+                lines.append("\(errors) input lines were not document records")
             }
-            console.info("manifest: \(result.manifestPath)")
+            return lines + ["manifest: \(result.manifestPath)"]
         }
-        if status != .ok { throw ExitCode(status.rawValue) }
     }
 }
 
