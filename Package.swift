@@ -35,7 +35,10 @@ let package = Package(
         .target(name: "Tokenization"),
 
         // The files prep writes and tune reads: llm.c token shards and Kiln's index beside them.
-        .target(name: "ShardFormat", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "ShardFormat", dependencies: [
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Yams", package: "Yams"),
+        ]),
 
         // Documents: ingest, clean, dedup, manifests, the JSONL record format.
         .target(name: "DataPrep", dependencies: [
@@ -60,7 +63,7 @@ let package = Package(
         .testTarget(name: "ArchiveIOTests", dependencies: ["ArchiveIO", "TestSupport"]),
         .testTarget(name: "ShardFormatTests", dependencies: ["ShardFormat"]),
         .testTarget(name: "TokenizationTests", dependencies: ["Tokenization", "TestSupport"]),
-        .testTarget(name: "DataPrepTests", dependencies: ["DataPrep", "TestSupport"]),
+        .testTarget(name: "DataPrepTests", dependencies: ["DataPrep", "ShardFormat", "TestSupport"]),
         .testTarget(name: "PrepCLITests", dependencies: ["DataPrep", "TestSupport"]),
         .testTarget(name: "FineTuningTests", dependencies: ["FineTuning", "ShardFormat", "TestSupport"]),
     ],

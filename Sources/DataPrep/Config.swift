@@ -1,10 +1,5 @@
 import Foundation
-import Yams
-
-public struct ConfigError: Error, CustomStringConvertible {
-    public var message: String
-    public var description: String { message }
-}
+import ShardFormat
 
 extension IngestOptions {
     /// Options from a YAML mapping with snake_case keys (`text_field: body`). Keys left out keep
@@ -12,47 +7,6 @@ extension IngestOptions {
     public static func fromYAML(_ yaml: String) throws -> IngestOptions {
         try decodeSnakeCaseYAML(yaml, into: IngestOptions())
     }
-}
-
-/// Decodes a YAML mapping onto `base`: the base value is encoded, the YAML's keys replace its
-/// fields (nested mappings merge into nested options), and the result is decoded again, so
-/// defaults stay where the types declare them. An unknown key, at any depth, is an error that
-/// names its path.
-func decodeSnakeCaseYAML<T: Codable>(_ yaml: String, into base: T) throws -> T {
-    let loaded: Any?
-    do { loaded = try Yams.load(yaml: yaml) } catch { throw ConfigError(message: "invalid YAML: \(error)") }
-    guard let given = loaded as? [String: Any] else {
-        if loaded == nil { return base }
-        throw ConfigError(message: "expected a mapping of option names to values")
-    }
-    let baseData = try IngestManifest.encoder.encode(base)
-    guard let fields = try JSONSerialization.jsonObject(with: baseData) as? [String: Any] else {
-        throw ConfigError(message: "internal: cannot encode the defaults")
-    }
-    let merged = try merge(given, into: fields, path: "")
-    let data = try JSONSerialization.data(withJSONObject: merged)
-    do {
-        return try IngestManifest.decoder.decode(T.self, from: data)
-    } catch let DecodingError.typeMismatch(_, ctx), let DecodingError.dataCorrupted(ctx) {
-        let key = ctx.codingPath.map(\.stringValue).joined(separator: ".")
-        throw ConfigError(message: "bad value for \"\(key)\": \(ctx.debugDescription)")
-    }
-}
-
-private func merge(_ given: [String: Any], into base: [String: Any], path: String) throws -> [String: Any] {
-    var out = base
-    for (key, value) in given.sorted(by: { $0.key < $1.key }) {
-        let here = path.isEmpty ? key : path + "." + key
-        guard let current = base[key] else {
-            throw ConfigError(message: "unknown key \"\(here)\" (known: \(base.keys.sorted().joined(separator: ", ")))")
-        }
-        if let nested = value as? [String: Any], let currentNested = current as? [String: Any] {
-            out[key] = try merge(nested, into: currentNested, path: here)
-        } else {
-            out[key] = value
-        }
-    }
-    return out
 }
 
 /// Options as YAML with snake_case keys, in the form `--config` reads: what `--print-config`

@@ -1,6 +1,7 @@
 import ArchiveIO
 @testable import DataPrep
 import Foundation
+import ShardFormat
 import Testing
 import TestSupport
 

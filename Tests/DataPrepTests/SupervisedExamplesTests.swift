@@ -1,5 +1,6 @@
 @testable import DataPrep
 import Foundation
+import ShardFormat
 import Testing
 import Tokenization
 

@@ -1,5 +1,6 @@
 import ArchiveIO
 import Foundation
+import ShardFormat
 
 /// Language identification as a step of `prep clean`: every kept document gets
 /// `metadata.lang` and `metadata.lang_score`; `keep` drops the others with the reason `lang:<code>`.

@@ -1,5 +1,6 @@
 import ArchiveIO
 import Foundation
+import ShardFormat
 
 /// Everything that decides what `prep dedup` writes; stored in its manifests.
 public struct DedupOptions: Codable, Equatable, Sendable {

@@ -1,4 +1,5 @@
 import Foundation
+import ShardFormat
 import Tokenization
 
 // Supervised fine-tuning examples: the three record shapes users have, one chat template that
