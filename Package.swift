@@ -52,11 +52,20 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // Compute kernels of the GPT engine, and OpenBLAS loaded at run time (dlopen) with the
+        // fastest core type this CPU supports.
+        .target(name: "Kernels"),
+
+        // The GPT-2 model: configuration, parameter table, forward/backward, checkpoints.
+        .target(name: "GPTModel", dependencies: ["Kernels"]),
+
         // Fine-tuning and continued pretraining: data loaders over token shards, AdamW, schedules.
-        .target(name: "FineTuning", dependencies: ["ShardFormat"]),
+        .target(name: "FineTuning", dependencies: ["GPTModel", "ShardFormat"]),
 
         .executableTarget(name: "tune", dependencies: [
+            "FineTuning", "GPTModel", "Kernels", "ShardFormat", "Tokenization",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
 
         .target(name: "TestSupport", dependencies: ["DataPrep", "ArchiveIO"], path: "Tests/TestSupport"),
@@ -66,6 +75,10 @@ let package = Package(
         .testTarget(name: "DataPrepTests", dependencies: ["DataPrep", "ShardFormat", "TestSupport"]),
         .testTarget(name: "PrepCLITests", dependencies: ["DataPrep", "TestSupport"]),
         .testTarget(name: "FineTuningTests", dependencies: ["FineTuning", "ShardFormat", "TestSupport"]),
+        .testTarget(name: "TuneCLITests", dependencies: ["FineTuning", "GPTModel", "TestSupport"]),
+        .testTarget(name: "KernelsTests", dependencies: ["Kernels", "TestSupport"]),
+        .testTarget(name: "GPTModelTests", dependencies: ["GPTModel", "Kernels", "TestSupport"],
+                    exclude: ["check_hf_export.py", "reference_gpt2.py"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -43,10 +43,14 @@ public struct RunFolder: Sendable {
         for s in complete.dropLast(max(1, keep)) {
             unlink(statePath(step: s))
             unlink(modelPath(step: s))
+            unlink(ModelCard.path(for: modelPath(step: s)))
         }
         let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
         for n in names where n.hasPrefix("model_") && n.hasSuffix(".bin") {
-            if let s = Int(n.dropFirst(6).dropLast(4)), !complete.contains(s) { unlink(path + "/" + n) }
+            if let s = Int(n.dropFirst(6).dropLast(4)), !complete.contains(s) {
+                unlink(path + "/" + n)
+                unlink(ModelCard.path(for: path + "/" + n))
+            }
         }
         for n in names where n.hasPrefix(".") && n.contains(".tmp-") { unlink(path + "/" + n) }
     }

@@ -1,17 +1,14 @@
 import Foundation
+import GPTModel
 import ShardFormat
 
-/// One batch for the model: B rows of T positions. Position i of a row feeds `inputs[i]` and is
-/// scored on `targets[i]` with weight `weights[i]` (nil: every position weighs 1). Rows of packed
-/// examples carry `documentIDs`, so attention stays inside each example.
-public struct TrainingBatch: Equatable, Sendable {
-    public var B: Int
-    public var T: Int
-    public var inputs: [Int32]
-    public var targets: [Int32]
-    public var weights: [Float]?
-    public var documentIDs: [Int32]?
+/// One batch for the model (GPTModel's `TokenBatch`): B rows of T positions; position i of a
+/// row feeds `inputs[i]` and is scored on `targets[i]` with weight `weights[i]` (nil: every
+/// position weighs 1); rows of packed examples carry `documentIDs`, so attention stays inside
+/// each example.
+public typealias TrainingBatch = TokenBatch
 
+extension TokenBatch {
     /// Σ weights: the trained tokens of the batch, which normalise the loss.
     public var trainedTokens: Double {
         weights.map { $0.reduce(0.0) { $0 + Double($1) } } ?? Double(B * T)

@@ -86,6 +86,12 @@ public enum Fixtures {
         try run(binDir + "/prep", args, cwd: cwd, env: env)
     }
 
+    /// Runs the built `tune` with `args`.
+    @discardableResult
+    public static func tune(_ args: [String], cwd: String? = nil, env: [String: String] = [:]) throws -> RunResult {
+        try run(binDir + "/tune", args, cwd: cwd, env: env)
+    }
+
     /// Creates an archive with bsdtar (libarchive-tools): `format` is a bsdtar --format name
     /// (ustar, gnutar, zip, 7zip, newc) and `filter` a compression option (-z, -j, -J, --zstd).
     public static func bsdtar(_ archive: String, format: String, filter: String? = nil, from dir: String,

@@ -1,0 +1,193 @@
+import ArgumentParser
+import FineTuning
+import Foundation
+import GPTModel
+import ShardFormat
+
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Fine-tune (or continue pretraining) a GPT-2-style checkpoint on token shards.",
+        discussion: """
+            --data is a folder made by `prep tokenize` (its train_*.bin; val_*.bin are the
+            validation split) or a glob of plain llm.c shards ('dir/train_*.bin', with
+            --val-data 'dir/val_*.bin'). Shards with loss masks (prep tokenize --format
+            chat|alpaca|prompt-completion) train supervised: only answer tokens count, and
+            examples are packed into rows with attention kept inside each (--packing
+            padded gives one example per row). Plain shards train on every token, in
+            windows of --seq-len + 1 tokens (--data-order llmc reads them exactly as
+            llm.c's loader does).
+
+            The tokenizer of the data must be the checkpoint's: a Kiln data folder and a
+            checkpoint written by `tune init`/`tune run` carry its fingerprint, and a
+            mismatch stops the run; otherwise only the vocabulary is checked, with a
+            warning. Every token id is checked against the vocabulary.
+
+            The optimiser is AdamW with decoupled weight decay (none on biases and
+            LayerNorm unless --decay-all, llm.c's CPU behaviour); the learning rate warms
+            up linearly, then follows --schedule to --min-lr-fraction of its peak.
+            Gradient accumulation normalises by the trained tokens of the whole step, so
+            B×accum equals a batch of B·accum.
+
+            RUN gets metrics.jsonl (one JSON line per step), loss.svg, model_<step>.bin
+            (llm.c files; the newest --keep are kept) with state_<step>.bin (optimizer,
+            step, data position) and summary.json. --resume RUN continues the newest
+            checkpoint bit for bit. SIGTERM, SIGINT and SIGUSR1 write a checkpoint and
+            exit with status 75.
+
+            EXAMPLES
+              tune run --base out/base.bin --data out/sft-chat --out out/run \\
+                  --steps 200 --batch-size 8 --seq-len 256 --lr 3e-4
+              tune run --base gpt2_124M.bin --data 'fineweb/train_*.bin' \\
+                  --val-data 'fineweb/val_*.bin' --out run --lr 1e-4 --weight-decay 0 \\
+                  --schedule constant --grad-clip 0 --data-order llmc
+              tune run --resume out/run --base out/base.bin --data out/sft-chat --out out/run
+              tune run --config run.yaml --base out/base.bin --data out/sft --out out/run
+
+            \(ExitStatus.helpText)
+            """)
+
+    @Option(help: "The checkpoint to start from: an llm.c .bin, or an HF folder / .safetensors.")
+    var base: String
+
+    @Option(help: "Token shards: a `prep tokenize` folder or a glob of llm.c shards.")
+    var data: String
+
+    @Option(help: "Validation shards (default: the data folder's val_*.bin).")
+    var valData: String?
+
+    @Option(name: .long, help: "The run folder.")
+    var out: String
+
+    @Flag(help: "Continue the newest checkpoint in --out, with the options it was started with.")
+    var resume = false
+
+    @Option(help: "A YAML file of options (snake_case keys, e.g. batch_size: 8); flags override it.")
+    var config: String?
+
+    @Option(help: "Optimisation steps (default: \(TrainOptions.defaults.steps)).") var steps: Int?
+    @Option(help: "Rows per micro-batch, B (default: \(TrainOptions.defaults.batchSize)).") var batchSize: Int?
+    @Option(help: "Positions per row, T (default: \(TrainOptions.defaults.seqLen); at most the model's).") var seqLen: Int?
+    @Option(help: "Micro-batches per step (default: \(TrainOptions.defaults.gradAccum)).") var gradAccum: Int?
+    @Option(help: "Peak learning rate (default: \(TrainOptions.defaults.lr)).") var lr: Double?
+    @Option(help: "cosine, linear, constant or wsd (default: \(TrainOptions.defaults.schedule.rawValue)).") var schedule: ScheduleKind?
+    @Option(help: "Linear warmup steps (default: \(TrainOptions.defaults.warmupSteps)).") var warmupSteps: Int?
+    @Option(help: "Final learning rate as a fraction of the peak (default: \(TrainOptions.defaults.minLrFraction)).") var minLrFraction: Double?
+    @Option(help: "AdamW weight decay (default: \(TrainOptions.defaults.weightDecay)).") var weightDecay: Float?
+    @Flag(help: "Decay every parameter, biases and LayerNorm too (llm.c's CPU trainer).") var decayAll = false
+    @Option(help: "Clip the gradient's global norm; 0 turns it off (default: \(TrainOptions.defaults.gradClip)).") var gradClip: Double?
+    @Option(help: "Seed of the data order (default: \(TrainOptions.defaults.seed)).") var seed: UInt32?
+    @Option(help: "llmc, shuffle or sequential (default: \(TrainOptions.defaults.dataOrder.rawValue)).") var dataOrder: DataOrder?
+    @Option(help: "SFT rows: packed or padded (default: \(TrainOptions.defaults.packing.rawValue)).") var packing: Packing?
+    @Option(help: "Validation every N steps; 0: at the end only (default: \(TrainOptions.defaults.evalEvery)).") var evalEvery: Int?
+    @Option(help: "Batches per validation (default: \(TrainOptions.defaults.evalBatches)).") var evalBatches: Int?
+    @Option(help: "Checkpoint every N steps; 0: at the end only (default: \(TrainOptions.defaults.saveEvery)).") var saveEvery: Int?
+    @Option(help: "Checkpoints kept (default: \(TrainOptions.defaults.keep)).") var keep: Int?
+    @Option(help: "Threads for the kernels and BLAS (default: the cores).") var threads: Int?
+
+    @Flag(help: "Print the resolved options (JSON, which --config reads as YAML) and exit.") var printConfig = false
+    @Flag(help: "Print the final summary as JSON on standard output.") var json = false
+    @Flag(help: "Print nothing but errors.") var quiet = false
+
+    func resolved() throws -> TrainOptions {
+        var o = TrainOptions()
+        if let config {
+            do { o = try decodeSnakeCaseYAML(String(contentsOfFile: config, encoding: .utf8), into: o) } catch {
+                throw ValidationError("\(config): \(error)")
+            }
+        }
+        if let steps { o.steps = steps }
+        if let batchSize { o.batchSize = batchSize }
+        if let seqLen { o.seqLen = seqLen }
+        if let gradAccum { o.gradAccum = gradAccum }
+        if let lr { o.lr = lr }
+        if let schedule { o.schedule = schedule }
+        if let warmupSteps { o.warmupSteps = warmupSteps }
+        if let minLrFraction { o.minLrFraction = minLrFraction }
+        if let weightDecay { o.weightDecay = weightDecay }
+        if decayAll { o.decayAll = true }
+        if let gradClip { o.gradClip = gradClip }
+        if let seed { o.seed = seed }
+        if let dataOrder { o.dataOrder = dataOrder }
+        if let packing { o.packing = packing }
+        if let evalEvery { o.evalEvery = evalEvery }
+        if let evalBatches { o.evalBatches = evalBatches }
+        if let saveEvery { o.saveEvery = saveEvery }
+        if let keep { o.keep = keep }
+        guard o.steps > 0, o.batchSize > 0, o.seqLen > 0, o.gradAccum > 0, o.lr >= 0, o.warmupSteps >= 0,
+              (0...1).contains(o.minLrFraction), o.gradClip >= 0, o.evalEvery >= 0, o.evalBatches > 0,
+              o.saveEvery >= 0, o.keep > 0 else {
+            throw ValidationError("steps, batch size, sequence length, accumulation, eval batches and keep must be positive; the others not negative; --min-lr-fraction in 0...1")
+        }
+        return o
+    }
+
+    mutating func run() async throws {
+        let o = try resolved()
+        if printConfig {
+            print(try configYAMLText(o), terminator: "")
+            return
+        }
+        let output = Output(label: "run", quiet: quiet || json)
+        let isTerminal = isatty(2) == 1
+        let silent = quiet || json
+        nonisolated(unsafe) var lastLine = Date.distantPast
+        let run = FineTuneRun(
+            inputs: RunInputs(base: base, data: data, valData: valData, out: out), options: o,
+            threads: threads ?? ProcessInfo.processInfo.activeProcessorCount, resume: resume) { event in
+            switch event {
+            case let .info(s): output.info(s)
+            case let .warning(s): output.warning(s)
+            case let .evaluated(step, loss): output.info(String(format: "step %d: validation loss %.4f", step, loss))
+            case let .saved(step, model): output.info("step \(step): checkpoint \(model)")
+            case let .step(m):
+                let line = String(format: "step %d/%d  loss %.4f  lr %.2e  grad norm %.3f  %.0f tokens/s  %.1f GFLOP/s  ETA %@",
+                                  m.step, o.steps, m.loss, m.lr, m.gradNorm, m.tokensPerSecond, m.gflops,
+                                  eta(m, total: o.steps))
+                // A line per step on a terminal (overwritten), else one every ten seconds.
+                if isTerminal {
+                    if !silent { FileHandle.standardError.write(Data(("\r\u{1B}[2K" + line + (m.step == o.steps ? "\n" : "")).utf8)) }
+                } else if Date().timeIntervalSince(lastLine) >= 10 || m.step == o.steps {
+                    lastLine = Date()
+                    output.info(line)
+                }
+            }
+        }
+        let summary: RunSummary
+        do {
+            summary = try run.run()
+        } catch let e as TrainError {
+            output.error("\(e)")
+            if case .interrupted = e { throw ExitCode(ExitStatus.requeue.rawValue) }
+            throw ExitCode(ExitStatus.diverged.rawValue)
+        } catch {
+            throw output.fail(error)
+        }
+        if json {
+            try output.json(summary)
+        } else {
+            output.info(String(format: "%d steps in %.1fs (%.0f tokens/s, %.1f GFLOP/s); final loss %.4f", summary.steps,
+                               summary.seconds, summary.tokensPerSecond, summary.gflops, summary.finalLoss ?? .nan)
+                        + (summary.finalValLoss.map { String(format: ", validation %.4f", $0) } ?? "")
+                        + (summary.initialValLoss.map { String(format: " (%.4f before)", $0) } ?? ""))
+            output.info("checkpoint: \(summary.checkpoint ?? "none"); metrics: \(summary.metrics); plot: \(summary.plot)")
+        }
+    }
+}
+
+func eta(_ m: StepMetrics, total: Int) -> String {
+    guard m.step > 0 else { return "?" }
+    let s = Int((m.elapsed / Double(m.step) * Double(total - m.step)).rounded())
+    return s >= 3600 ? String(format: "%dh%02dm", s / 3600, s % 3600 / 60) : s >= 60 ? String(format: "%dm%02ds", s / 60, s % 60) : "\(s)s"
+}
+
+/// Options in the form --config reads: snake_case keys, as JSON (which is also YAML).
+func configYAMLText<T: Encodable>(_ value: T) throws -> String {
+    let e = ConfigFile.encoder
+    e.outputFormatting = [.prettyPrinted, .sortedKeys]
+    return String(decoding: try e.encode(value), as: UTF8.self) + "\n"
+}
+
+extension ScheduleKind: ExpressibleByArgument {}
+extension DataOrder: ExpressibleByArgument {}
+extension Packing: ExpressibleByArgument {}

@@ -1,0 +1,122 @@
+import FineTuning
+import Foundation
+import GPTModel
+import Testing
+import TestSupport
+
+/// `tune init`, `tune info` and `tune run` end to end on the sample chat task, with a tiny model.
+@Suite(.serialized) struct TuneCLITests {
+    /// A tokenizer and SFT shards of the sample chat task, made once per test.
+    static func data(_ dir: String, vocab: Int = 512, examples: Int? = nil) throws -> (tok: String, sft: String) {
+        #expect(try Fixtures.prep(["ingest", Fixtures.samples, "--out", dir + "/docs", "--quiet"]).status == 3)
+        #expect(try Fixtures.prep(["train-tokenizer", dir + "/docs", "--vocab-size", "\(vocab)", "--out", dir + "/tok", "--quiet"]).status == 0)
+        var input = Fixtures.repoRoot + "/samples/tasks/chat/train.jsonl"
+        if let examples {
+            let lines = String(decoding: Fixtures.read(input), as: UTF8.self).split(separator: "\n").prefix(examples)
+            input = dir + "/chat.jsonl"
+            Fixtures.write(lines.joined(separator: "\n") + "\n", to: input)
+        }
+        let t = try Fixtures.prep(["tokenize", input, "--format", "chat", "--tokenizer", dir + "/tok", "--out", dir + "/sft",
+                                   "--max-tokens", "64", "--val-fraction", "0.1", "--quiet"])
+        // 3: a few long conversations keep no trained token after the cut to 64, and are refused.
+        #expect(t.status == 0 || t.status == 3, "\(t.stderr)")
+        return (dir + "/tok", dir + "/sft")
+    }
+
+    static let tiny = ["--layers", "2", "--channels", "32", "--heads", "2", "--max-seq", "64"]
+    static let short = ["--batch-size", "4", "--seq-len", "64", "--eval-batches", "2", "--threads", "1", "--quiet"]
+
+    @Test func initIsReproducibleAndInfoChecksIt() throws {
+        let dir = Fixtures.tempDir("tuneinit")
+        for name in ["a", "b"] {
+            let r = try Fixtures.tune(["init"] + Self.tiny + ["--vocab", "300", "--seed", "5", "--out", "\(dir)/\(name).bin"])
+            #expect(r.status == 0, "\(r.stderr)")
+        }
+        #expect(Fixtures.read(dir + "/a.bin") == Fixtures.read(dir + "/b.bin"))
+        let info = try Fixtures.tune(["info", dir + "/a.bin"])
+        #expect(info.status == 0 && info.stdout.contains("L=2 C=32 NH=2 T=64 V=300 Vp=384"))
+        #expect(info.stdout.contains("BLAS:") && !info.stdout.contains("Prescott"))
+        var bytes = Fixtures.read(dir + "/a.bin")
+        bytes.removeLast(4)
+        Fixtures.write(bytes, to: dir + "/cut.bin")
+        let bad = try Fixtures.tune(["info", dir + "/cut.bin"])
+        #expect(bad.status == 1 && bad.stderr.contains("cut.bin"))
+        #expect(try Fixtures.tune(["init", "--preset", "d7", "--out", dir + "/x.bin"]).status == 2)
+    }
+
+    /// 12 steps in one go, and 6 + resume + 6, give identical weights; a SIGUSR1 writes a
+    /// checkpoint and exits 75, and --resume finishes the run.
+    @Test func resumeIsBitExactAndSignalsCheckpoint() throws {
+        let dir = Fixtures.tempDir("tuneresume")
+        let (tok, sft) = try Self.data(dir)
+        #expect(try Fixtures.tune(["init"] + Self.tiny + ["--tokenizer", tok, "--out", dir + "/base.bin"]).status == 0)
+        let common = ["run", "--base", dir + "/base.bin", "--data", sft, "--steps", "12", "--lr", "3e-3", "--eval-every", "6"] + Self.short
+        let whole = try Fixtures.tune(common + ["--out", dir + "/whole"])
+        #expect(whole.status == 0, "\(whole.stderr)")
+        #expect(try Fixtures.tune(common + ["--out", dir + "/parts", "--save-every", "6", "--keep", "3"]).status == 0)
+        // Forget the end of the second run, as if it had been killed after step 6.
+        for f in ["model_00000012.bin", "state_00000012.bin", "model_00000012.bin.kiln.json"] { unlink(dir + "/parts/" + f) }
+        let resumed = try Fixtures.tune(common + ["--out", dir + "/parts", "--resume"])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        #expect(Fixtures.read(dir + "/whole/model_00000012.bin") == Fixtures.read(dir + "/parts/model_00000012.bin"))
+        let lines = String(decoding: Fixtures.read(dir + "/parts/metrics.jsonl"), as: UTF8.self).split(separator: "\n")
+        #expect(lines.count == 12)
+        #expect(String(decoding: Fixtures.read(dir + "/whole/loss.svg"), as: UTF8.self).contains("<polyline"))
+
+        // SIGUSR1 (Slurm's warning): a checkpoint, exit 75; --resume completes the run.
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Fixtures.binDir + "/tune")
+        p.arguments = ["run", "--base", dir + "/base.bin", "--data", sft, "--steps", "100000", "--out", dir + "/sig",
+                       "--eval-every", "0"] + Self.short
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        for _ in 0..<600 where !FileManager.default.fileExists(atPath: dir + "/sig/metrics.jsonl") { usleep(50_000) }
+        kill(p.processIdentifier, SIGUSR1)
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 75)
+        let saved = RunFolder(dir + "/sig").checkpoints()
+        #expect(saved.count == 1)
+    }
+
+    @Test func aTokenizerMismatchIsRefused() throws {
+        let dir = Fixtures.tempDir("tunefp")
+        let (_, sft) = try Self.data(dir)
+        #expect(try Fixtures.prep(["train-tokenizer", dir + "/docs", "--vocab-size", "600", "--out", dir + "/tok2", "--quiet"]).status == 0)
+        #expect(try Fixtures.tune(["init"] + Self.tiny + ["--tokenizer", dir + "/tok2", "--out", dir + "/other.bin"]).status == 0)
+        let r = try Fixtures.tune(["run", "--base", dir + "/other.bin", "--data", sft, "--out", dir + "/run", "--steps", "2"] + Self.short)
+        #expect(r.status == 1 && r.stderr.contains("tokenizer"), "\(r.stderr)")
+        // A vocabulary too small for the data's ids is refused as well.
+        #expect(try Fixtures.tune(["init"] + Self.tiny + ["--vocab", "300", "--out", dir + "/small.bin"]).status == 0)
+        let small = try Fixtures.tune(["run", "--base", dir + "/small.bin", "--data", sft, "--out", dir + "/run2", "--steps", "2"] + Self.short)
+        #expect(small.status == 1 && small.stderr.contains("vocabulary"), "\(small.stderr)")
+        // A sequence longer than the model's is refused before anything runs.
+        let long = try Fixtures.tune(["run", "--base", dir + "/other.bin", "--data", sft, "--out", dir + "/run3", "--steps", "2",
+                                      "--seq-len", "128", "--quiet"])
+        #expect(long.status == 1 && long.stderr.contains("maximum sequence length"))
+    }
+
+    /// A tiny model overfits a tiny set: the loss falls near zero.
+    @Test func aTinyModelOverfitsATinySet() throws {
+        let dir = Fixtures.tempDir("tuneoverfit")
+        let (tok, sft) = try Self.data(dir, examples: 12)
+        #expect(try Fixtures.tune(["init"] + Self.tiny + ["--tokenizer", tok, "--out", dir + "/base.bin"]).status == 0)
+        let r = try Fixtures.tune(["run", "--base", dir + "/base.bin", "--data", sft, "--out", dir + "/run", "--steps", "150",
+                                   "--lr", "1e-2", "--warmup-steps", "10", "--weight-decay", "0", "--eval-every", "0", "--json"] + Self.short)
+        #expect(r.status == 0, "\(r.stderr)")
+        let lines = String(decoding: Fixtures.read(dir + "/run/metrics.jsonl"), as: UTF8.self).split(separator: "\n")
+        let losses = lines.compactMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any] }.compactMap { $0["loss"] as? Double }
+        #expect(losses.count == 150)
+        #expect(losses.first! > 5)
+        #expect(losses.suffix(10).reduce(0, +) / 10 < 0.5, "\(losses.suffix(10))")
+    }
+
+    @Test func aDivergingRunStopsWithItsOwnStatus() throws {
+        let dir = Fixtures.tempDir("tunenan")
+        let (tok, sft) = try Self.data(dir)
+        #expect(try Fixtures.tune(["init"] + Self.tiny + ["--tokenizer", tok, "--out", dir + "/base.bin"]).status == 0)
+        let r = try Fixtures.tune(["run", "--base", dir + "/base.bin", "--data", sft, "--out", dir + "/run", "--steps", "50",
+                                   "--lr", "1e30", "--grad-clip", "0", "--warmup-steps", "0", "--save-every", "1"] + Self.short)
+        #expect(r.status == 4, "\(r.stderr)")
+        #expect(r.stderr.contains("not finite") && r.stderr.contains("last good checkpoint"))
+    }
+}
