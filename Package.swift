@@ -36,6 +36,7 @@ let package = Package(
 
         // The files prep writes and tune reads: llm.c token shards and Kiln's index beside them.
         .target(name: "ShardFormat", dependencies: [
+            "Tokenization",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Yams", package: "Yams"),
         ]),
@@ -48,7 +49,7 @@ let package = Package(
         ]),
 
         .executableTarget(name: "prep", dependencies: [
-            "DataPrep", "Tokenization",
+            "DataPrep", "ShardFormat", "Tokenization",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -73,7 +74,7 @@ let package = Package(
         .testTarget(name: "ShardFormatTests", dependencies: ["ShardFormat"]),
         .testTarget(name: "TokenizationTests", dependencies: ["Tokenization", "TestSupport"]),
         .testTarget(name: "DataPrepTests", dependencies: ["DataPrep", "ShardFormat", "TestSupport"]),
-        .testTarget(name: "PrepCLITests", dependencies: ["DataPrep", "TestSupport"]),
+        .testTarget(name: "PrepCLITests", dependencies: ["DataPrep", "ShardFormat", "TestSupport"]),
         .testTarget(name: "FineTuningTests", dependencies: ["FineTuning", "ShardFormat", "TestSupport"]),
         .testTarget(name: "TuneCLITests", dependencies: ["FineTuning", "GPTModel", "TestSupport"]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "TestSupport"]),

@@ -1,6 +1,7 @@
 import ArgumentParser
 import DataPrep
 import Foundation
+import ShardFormat
 import Tokenization
 
 struct TrainTokenizerCommand: AsyncParsableCommand {
