@@ -34,11 +34,15 @@ struct Tune: AsyncParsableCommand {
               tune init      write a GPT-2-style random initialisation (llm.c format)
               tune info      describe a checkpoint (llm.c .bin or HF safetensors) and the BLAS in use
               tune run       supervised fine-tuning and continued pretraining on token shards
+              tune eval      loss and perplexity on shards; accuracy on downstream tasks
+              tune generate  sample text with the KV cache, printed as it arrives
+              tune export    HF safetensors (transformers) or llm.c's bf16 file
 
             Every command takes --help (with examples) and --json.
             """,
         version: "kiln 0.1.0",
-        subcommands: [InitCommand.self, InfoCommand.self, RunCommand.self])
+        subcommands: [InitCommand.self, InfoCommand.self, RunCommand.self, EvalCommand.self, GenerateCommand.self,
+                      ExportCommand.self])
 }
 
 @main

@@ -120,3 +120,55 @@ import TestSupport
         #expect(r.stderr.contains("not finite") && r.stderr.contains("last good checkpoint"))
     }
 }
+
+@Suite struct TuneEvalCLITests {
+    /// eval, generate and export on a briefly trained tiny model.
+    @Test func evalGenerateAndExport() throws {
+        let dir = Fixtures.tempDir("tuneeval")
+        let (tok, sft) = try TuneCLITests.data(dir)
+        #expect(try Fixtures.tune(["init"] + TuneCLITests.tiny + ["--tokenizer", tok, "--out", dir + "/base.bin"]).status == 0)
+        #expect(try Fixtures.tune(["run", "--base", dir + "/base.bin", "--data", sft, "--out", dir + "/run", "--steps", "10",
+                                   "--lr", "3e-3", "--eval-every", "0"] + TuneCLITests.short).status == 0)
+        let model = dir + "/run/model_00000010.bin"
+
+        // Loss on the validation split falls from the base model's.
+        func loss(_ m: String) throws -> Double {
+            let r = try Fixtures.tune(["eval", m, "--data", sft, "--json", "--threads", "1"])
+            #expect(r.status == 0, "\(r.stderr)")
+            return try #require((try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])?["loss"] as? Double)
+        }
+        #expect(try loss(model) < loss(dir + "/base.bin"))
+
+        // Tasks: classification by choices, exact match by generation, each with the answer loss.
+        let tasks = Fixtures.repoRoot + "/samples/tasks"
+        let t = try Fixtures.tune(["eval", model, "--tokenizer", tok, "--tasks", tasks + "/sentiment-zh/test.jsonl",
+                                   "--tasks", tasks + "/chat/test.jsonl", "--limit", "6", "--json", "--threads", "1"])
+        #expect(t.status == 0, "\(t.stderr)")
+        let reports = try #require((try JSONSerialization.jsonObject(with: Data(t.stdout.utf8)) as? [String: Any])?["tasks"] as? [[String: Any]])
+        #expect(reports.count == 2)
+        #expect(reports[0]["classified"] as? Int == 6 && reports[0]["accuracy"] != nil)
+        #expect(reports[1]["generated"] as? Int == 6 && reports[1]["exact_match"] != nil)
+        #expect(reports.allSatisfy { (($0["answer_loss"] as? Double) ?? .nan).isFinite })
+
+        // Greedy generation is deterministic; sampling follows the seed.
+        func gen(_ extra: [String]) throws -> [Int] {
+            let r = try Fixtures.tune(["generate", model, "--tokenizer", tok, "--prompt", "Hello", "--chat", "--max-tokens", "12",
+                                       "--json", "--threads", "1"] + extra)
+            #expect(r.status == 0, "\(r.stderr)")
+            return try #require((try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])?["tokens"] as? [Int])
+        }
+        #expect(try gen(["--temperature", "0"]) == gen(["--temperature", "0"]))
+        #expect(try gen(["--seed", "3"]) == gen(["--seed", "3"]))
+
+        // HF export and back: the same llm.c bytes; bf16 is half the size.
+        #expect(try Fixtures.tune(["export", model, "--to", "hf", "--tokenizer", tok, "--out", dir + "/hf"]).status == 0)
+        for f in ["model.safetensors", "config.json", "tokenizer.json", "vocab.json", "merges.txt"] {
+            #expect(FileManager.default.fileExists(atPath: dir + "/hf/" + f), "\(f)")
+        }
+        #expect(try Fixtures.tune(["export", dir + "/hf", "--to", "llmc", "--out", dir + "/back.bin"]).status == 0)
+        #expect(Fixtures.read(dir + "/back.bin") == Fixtures.read(model))
+        #expect(try Fixtures.tune(["export", model, "--to", "llmc-bf16", "--out", dir + "/bf16.bin"]).status == 0)
+        let n = Fixtures.read(model).count - 1024
+        #expect(Fixtures.read(dir + "/bf16.bin").count == 1024 + n / 2)
+    }
+}
