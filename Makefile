@@ -29,6 +29,7 @@ bench: build venv
 
 samples:
 	python3 scripts/make-samples.py
+	python3 scripts/make-task-samples.py
 
 clean:
 	rm -rf .build out bench/work

@@ -94,7 +94,7 @@ public final class FineTuneRun {
         try folder.prepare()
         // Resume: the newest complete checkpoint of the run, with the options it was made with.
         var resumeState: TrainState? = nil
-        var modelPath = inputs.base
+        var modelPath = resolveCheckpoint(inputs.base)
         if resume {
             guard let last = folder.checkpoints().last else {
                 throw DataError(message: "\(inputs.out): no checkpoint to resume from (model_*.bin with its state_*.bin)")
@@ -119,7 +119,7 @@ public final class FineTuneRun {
         if valSpec == nil, (try? shardPaths(inputs.data, split: "val")) != nil { valSpec = inputs.data }
         let valShards = try valSpec.map { try shardPaths($0, split: "val").map { try MappedShard(path: $0) } } ?? []
         let facts = Self.dataFacts(inputs.data)
-        let card = ModelCard.read(for: inputs.base)
+        let card = ModelCard.read(for: resolveCheckpoint(inputs.base))
         if let a = facts.fingerprint, let b = card?.tokenizerFingerprint {
             guard a == b else {
                 throw DataError(message: "the shards in \(inputs.data) were made with tokenizer \(a.prefix(16))…, the checkpoint \(inputs.base) with \(b.prefix(16))…: token ids would not mean the same words")

@@ -173,3 +173,13 @@ public enum SignalTrap {
 
     public static func clear() { received.store(0, ordering: .relaxed) }
 }
+
+/// A checkpoint path as users give it: a model file, an HF folder, or a run folder of
+/// `tune run` (its newest complete checkpoint).
+public func resolveCheckpoint(_ path: String) -> String {
+    var isDir: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue else { return path }
+    let run = RunFolder(path)
+    if let last = run.checkpoints().last { return run.modelPath(step: last) }
+    return path
+}

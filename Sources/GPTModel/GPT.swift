@@ -13,8 +13,11 @@ import Kernels
 public final class GPT {
     public let config: GPTConfig
     public let table: ParameterTable
-    /// Threads for the Swift kernels. OpenBLAS threads its own products: set `BLAS.threads`.
-    public var threads: Int
+    /// Threads for the Swift kernels (LayerNorm, attention softmax, GELU, cross-entropy…).
+    /// OpenBLAS threads the matrix products itself: set `BLAS.threads` for those.
+    public var threads: Int {
+        didSet { precondition(threads >= 1, "threads must be at least 1, not \(threads)") }
+    }
 
     private let params: UnsafeMutableBufferPointer<Float>
     private var grads: UnsafeMutableBufferPointer<Float>?
@@ -35,7 +38,8 @@ public final class GPT {
                      "\(parameters.count) parameters for a model of \(table.total) (\(config))")
         self.config = config
         self.table = table
-        self.threads = max(1, threads)
+        precondition(threads >= 1, "threads must be at least 1, not \(threads)")
+        self.threads = threads
         params = .allocate(capacity: table.total)
         _ = params.initialize(from: parameters)
     }
@@ -60,9 +64,9 @@ public final class GPT {
     public func zeroGradients() { grads?.update(repeating: 0) }
 
     /// Floating-point operations of one forward and backward pass per token: 6 × parameters
-    /// (nanoGPT's estimate: 2 per parameter for the forward products, 4 for the backward ones;
-    /// the tied head counts once, through wte). Attention's own QKᵀ and AV products, 12·L·C·T
-    /// per token, are left out, as in the estimate that llm.c and nanoGPT print.
+    /// (2 per parameter for the forward products, 4 for the backward ones; the tied head counts
+    /// once, through wte). Attention's own QKᵀ and AV products, 12·L·C·T per token, which
+    /// nanoGPT's MFU estimate adds, are left out: `GPTBenchmark` reports them apart.
     public var flopsPerToken: Double { 6 * Double(table.total) }
 
     /// Bytes of the activation allocation for a (B, T) batch.

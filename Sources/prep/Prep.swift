@@ -38,13 +38,16 @@ struct Prep: AsyncParsableCommand {
               prep tokenize          documents to llm.c token shards
               prep encode / decode   text to token ids and back
               prep inspect           what a Kiln file holds
+              prep run PIPELINE.yaml the whole flow (prep and tune stages) as one
+                                     resumable batch job
 
             Every command takes --help (with examples) and --json; each command's
             help lists its exit statuses.
             """,
         version: "kiln \(Kiln.version)",
         subcommands: [IngestCommand.self, CleanCommand.self, DedupCommand.self, TrainTokenizerCommand.self,
-                      TokenizeCommand.self, EncodeCommand.self, DecodeCommand.self, InspectCommand.self])
+                      TokenizeCommand.self, EncodeCommand.self, DecodeCommand.self, InspectCommand.self,
+                      RunPipelineCommand.self])
 }
 
 @main

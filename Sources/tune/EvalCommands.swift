@@ -9,7 +9,7 @@ import Tokenization
 /// Loads a checkpoint as a model (any format `Checkpoint.read` knows).
 func loadModel(_ path: String, threads: Int?, output: Output) throws -> GPT {
     let c: Checkpoint
-    do { c = try Checkpoint.read(path: path) } catch { throw output.fail(error) }
+    do { c = try Checkpoint.read(path: resolveCheckpoint(path)) } catch { throw output.fail(error) }
     let n = threads ?? ProcessInfo.processInfo.activeProcessorCount
     BLAS.threads = n
     return GPT(config: c.config, parameters: c.parameters, threads: n)
@@ -224,7 +224,8 @@ struct ExportCommand: AsyncParsableCommand {
     mutating func run() async throws {
         let output = Output(label: "export", quiet: json)
         do {
-            let c = try Checkpoint.read(path: checkpoint)
+            let source = resolveCheckpoint(checkpoint)
+            let c = try Checkpoint.read(path: source)
             var files: [String] = []
             switch to {
             case .hf:
@@ -238,7 +239,7 @@ struct ExportCommand: AsyncParsableCommand {
                 }
             case .llmc, .llmcBf16:
                 try c.write(llmc: out, type: to == .llmc ? .float32 : .bfloat16)
-                if let card = ModelCard.read(for: checkpoint) {
+                if let card = ModelCard.read(for: source) {
                     var copy = card
                     copy.madeBy = "tune export --to \(to.rawValue)"
                     copy.base = checkpoint

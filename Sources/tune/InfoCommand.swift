@@ -40,9 +40,9 @@ struct InfoCommand: AsyncParsableCommand {
         do { blas = try BLAS.load(); blasProblem = nil } catch { blas = nil; blasProblem = "\(error)" }
         var info: CheckpointInfo? = nil
         if let checkpoint, !blasOnly {
-            do { info = try CheckpointInfo.inspect(path: checkpoint) } catch { throw output.fail(error) }
+            do { info = try CheckpointInfo.inspect(path: resolveCheckpoint(checkpoint)) } catch { throw output.fail(error) }
         }
-        let card = checkpoint.flatMap { ModelCard.read(for: $0) }
+        let card = checkpoint.flatMap { ModelCard.read(for: resolveCheckpoint($0)) }
         if json {
             struct Result: Encodable { var checkpoint: CheckpointInfo?; var card: ModelCard?; var blas: BLASInfo?; var blasError: String? }
             try output.json(Result(checkpoint: info, card: card, blas: blas, blasError: blasProblem))
