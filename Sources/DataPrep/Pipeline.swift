@@ -149,7 +149,7 @@ public struct Pipeline: Sendable {
         }
         // Variables may use each other (and workdir); expand until stable.
         for _ in 0..<4 { for (k, v) in vars { vars[k] = try expand(v, nil) } }
-        let workdir = try expand(top["workdir"]?.string ?? vars["workdir"] ?? "out/\(base)", top["workdir"])
+        let workdir = try expand(set["workdir"] ?? top["workdir"]?.string ?? "out/\(base)", top["workdir"])
         vars["workdir"] = workdir
         let name = top["name"]?.string ?? base
 

@@ -15,14 +15,19 @@ import TestSupport
         Shape(B: 1, T: 7, C: 8, NH: 2, ids: [1, 1, 2, 2, 1, 1, 1]),                  // a repeated id is a new document
     ]
 
-    @Test(arguments: shapes, [1, 3])
-    func forwardMatchesNaive(shape s: Shape, threads: Int) {
+    /// Blocks of 64 rows (one block at these T) and of 4 rows (several, with a partial last one),
+    /// each run with one and with three threads.
+    static let runs: [(threads: Int, rowBlock: Int)] = [(1, 64), (3, 64), (1, 4), (3, 4)]
+
+    @Test(arguments: shapes, runs.indices)
+    func forwardMatchesNaive(shape s: Shape, run: Int) {
+        let (threads, rowBlock) = Self.runs[run]
         var rng = TestRandom(seed: 40)
         let qkv = rng.floats(s.B * s.T * 3 * s.C, -2, 2)
         let out = TestBuffer(zeros: s.B * s.T * s.C), att = TestBuffer(zeros: s.B * s.NH * s.T * s.T), x = TestBuffer(qkv)
         withOptional(s.ids) { ids in
             Attention.forward(out: out.w, att: att.w, qkv: x.r, documentIDs: ids, B: s.B, T: s.T, C: s.C, NH: s.NH,
-                              threads: threads)
+                              threads: threads, rowBlock: rowBlock)
         }
         let want = Attention.naiveForward(qkv: qkv.doubles, documentIDs: s.ids, B: s.B, T: s.T, C: s.C, NH: s.NH)
         #expect(GradientCheck.normalisedError(out.array, want) < 1e-5)
@@ -36,8 +41,9 @@ import TestSupport
         withExtendedLifetime(x) {}
     }
 
-    @Test(arguments: shapes, [1, 3])
-    func backwardMatchesFiniteDifferences(shape s: Shape, threads: Int) {
+    @Test(arguments: shapes, runs.indices)
+    func backwardMatchesFiniteDifferences(shape s: Shape, run: Int) {
+        let (threads, rowBlock) = Self.runs[run]
         var rng = TestRandom(seed: 41)
         let n = s.B * s.T * 3 * s.C
         let qkv = rng.floats(n, -2, 2), dout = rng.floats(s.B * s.T * s.C), start = rng.floats(n)
@@ -46,10 +52,10 @@ import TestSupport
         let datt = TestBuffer(rng.floats(s.B * s.NH * s.T * s.T))  // scratch: garbage must not matter
         withOptional(s.ids) { ids in
             Attention.forward(out: out.w, att: att.w, qkv: x.r, documentIDs: ids, B: s.B, T: s.T, C: s.C, NH: s.NH,
-                              threads: threads)
+                              threads: threads, rowBlock: rowBlock)
         }
         Attention.backward(dqkv: dx.w, datt: datt.w, dout: g.r, qkv: x.r, att: att.r, B: s.B, T: s.T, C: s.C,
-                           NH: s.NH, threads: threads)
+                           NH: s.NH, threads: threads, rowBlock: rowBlock)
         let numeric = GradientCheck.numericGradient(of: { v in
             let y = Attention.naiveForward(qkv: v, documentIDs: s.ids, B: s.B, T: s.T, C: s.C, NH: s.NH)
             return zip(y, dout).map { $0 * Double($1) }.reduce(0, +)

@@ -1,0 +1,103 @@
+import DataPrep
+import Foundation
+import Testing
+import TestSupport
+
+@Suite struct PipelineCLITests {
+    /// Every file in pipelines/ loads, and its plan prints.
+    @Test(arguments: ["demo.yaml", "gpt2-finetune.yaml"])
+    func shippedPipelinesLoad(file: String) throws {
+        let r = try Fixtures.prep(["run", Fixtures.repoRoot + "/pipelines/" + file, "--dry-run", "--set", "workdir=" + Fixtures.tempDir("plan")],
+                                  cwd: Fixtures.repoRoot)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains("would run"))
+    }
+
+    /// Mistakes are found before anything runs, each with the file, the line and the key.
+    @Test(arguments: [
+        ("stages:\n  - name: a\n    run: prep ingest\n    inputs: [x]\n    out: o\n    optoins: {}\n", ":6:", "unknown key \"optoins\""),
+        ("stages:\n  - name: a\n    run: prep ingest\n    inputs: [x]\n    out: o\n    options:\n      compresion: zstd\n", ":7:", "has no option \"compresion\""),
+        ("stages:\n  - name: a\n    run: prep clean\n    inputs: [\"@b\"]\n    out: o\n  - name: b\n    run: prep ingest\n    inputs: [x]\n    out: p\n", ":4:", "comes later"),
+        ("stages:\n  - name: a\n    run: prep ingest\n    inputs: [\"${nope}\"]\n    out: o\n", ":4:", "undefined variable ${nope}"),
+        ("stages:\n  - name: a\n    run: prep fly\n", ":3:", "run must be one of"),
+        ("stagez: []\n", ":1:", "unknown key \"stagez\""),
+        ("stages:\n  - name: a\n    run: tune init\n    options: {layers: 2}\n", ":2:", "needs out"),
+        ("stages:\n  - name: a\n    run: prep ingest\n    inputs: [x]\n    out: o\n    options: {force: maybe}\n", ":6:", "is a flag"),
+    ])
+    func mistakesNameTheFileAndLine(yaml: String, line: String, message: String) throws {
+        let dir = Fixtures.tempDir("badpipe")
+        Fixtures.write(yaml, to: dir + "/p.yaml")
+        let r = try Fixtures.prep(["run", dir + "/p.yaml", "--dry-run"])
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("p.yaml" + line) && r.stderr.contains(message), "\(r.stderr)")
+    }
+
+    /// A small pipeline of prep and tune stages runs, skips everything on a rerun, and reruns
+    /// what an option change touches.
+    @Test func runsSkipsAndRerunsWhatChanged() throws {
+        let dir = Fixtures.tempDir("pipe")
+        Fixtures.write("""
+            name: small
+            workdir: \(dir)/work
+            vars: {vocab: "400"}
+            stages:
+              - name: docs
+                run: prep ingest
+                inputs: ["\(Fixtures.samples)/text-docs.tar.gz", "\(Fixtures.samples)/records.jsonl.zst"]
+                out: ${workdir}/docs
+              - name: tokenizer
+                run: prep train-tokenizer
+                inputs: ["@docs"]
+                out: ${workdir}/tokenizer
+                options: {vocab_size: "${vocab}"}
+              - name: tokens
+                run: prep tokenize
+                inputs: ["@docs"]
+                out: ${workdir}/tokens
+                options: {tokenizer: "@tokenizer", val_fraction: 0.1}
+              - name: init
+                run: tune init
+                out: ${workdir}/init.bin
+                options: {layers: 1, channels: 16, heads: 2, max_seq: 32, tokenizer: "@tokenizer"}
+              - name: train
+                run: tune run
+                out: ${workdir}/train
+                options: {base: "@init", data: "@tokens", steps: 3, batch_size: 2, seq_len: 32, eval_every: 0, threads: 1}
+              - name: eval
+                run: tune eval
+                inputs: ["@train"]
+                out: ${workdir}/eval.json
+                options: {data: "@tokens", max_batches: 2, seq_len: 32}
+
+            """, to: dir + "/small.yaml")
+        let first = try Fixtures.prep(["run", dir + "/small.yaml", "--json"])
+        #expect(first.status == 0, "\(first.stderr)")
+        func statuses(_ r: Fixtures.RunResult) throws -> [String] {
+            let obj = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
+            return ((obj?["stages"] as? [[String: Any]]) ?? []).compactMap { $0["status"] as? String }
+        }
+        #expect(try statuses(first) == Array(repeating: "ran", count: 6))
+        let eval = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/work/eval.json"))) as? [String: Any]
+        #expect(((eval?["loss"] as? Double) ?? .nan).isFinite)
+        #expect(FileManager.default.fileExists(atPath: dir + "/work/pipeline-summary.json"))
+
+        let again = try Fixtures.prep(["run", dir + "/small.yaml", "--json"])
+        #expect(try statuses(again) == Array(repeating: "skipped", count: 6))
+
+        // A new vocabulary size: the tokenizer and everything after it run again, ingest does not.
+        let plan = try Fixtures.prep(["run", dir + "/small.yaml", "--set", "vocab=450", "--dry-run"])
+        #expect(plan.stderr.contains("docs: skipped") && plan.stderr.contains("tokenizer: would run (its options or inputs changed)"))
+        let changed = try Fixtures.prep(["run", dir + "/small.yaml", "--set", "vocab=450", "--json"])
+        #expect(try statuses(changed) == ["skipped"] + Array(repeating: "ran", count: 5))
+
+        // --only reruns one stage with --force; a failing stage stops the run with its status.
+        let only = try Fixtures.prep(["run", dir + "/small.yaml", "--set", "vocab=450", "--only", "eval", "--force", "--json"])
+        #expect(try statuses(only) == Array(repeating: "not selected", count: 5) + ["ran"])
+        unlink(dir + "/work/init.bin")
+        try FileManager.default.removeItem(atPath: dir + "/work/train")
+        Fixtures.write([1, 2, 3], to: dir + "/work/init.bin")
+        let broken = try Fixtures.prep(["run", dir + "/small.yaml", "--set", "vocab=450", "--from", "train", "--json"])
+        #expect(broken.status == 1)
+        #expect(try statuses(broken) == Array(repeating: "not selected", count: 4) + ["failed"])
+    }
+}
