@@ -25,7 +25,7 @@ PY
 
 echo
 echo "== SFT shards with their loss mask (trained tokens in ⟦…⟧)"
-"$bin/prep" inspect "$out"/sft-sentiment/train_00000_000000.bin --tokenizer "$out/tokenizer" --limit 1 | tail -n 1 | cut -c 1-400
+"$bin/prep" inspect "$out"/sft-sentiment/train_00000_000000.bin --tokenizer "$out/tokenizer" --limit 3 | sed -n '2p;4p'
 
 echo
 echo "Outputs (each stage's folder has its manifest or summary):"
