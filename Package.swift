@@ -75,7 +75,7 @@ let package = Package(
         .testTarget(name: "TokenizationTests", dependencies: ["Tokenization", "TestSupport"]),
         .testTarget(name: "DataPrepTests", dependencies: ["DataPrep", "ShardFormat", "TestSupport"]),
         .testTarget(name: "PrepCLITests", dependencies: ["DataPrep", "ShardFormat", "TestSupport"]),
-        .testTarget(name: "FineTuningTests", dependencies: ["FineTuning", "ShardFormat", "TestSupport"]),
+        .testTarget(name: "FineTuningTests", dependencies: ["FineTuning", "GPTModel", "Kernels", "ShardFormat", "TestSupport"]),
         .testTarget(name: "TuneCLITests", dependencies: ["FineTuning", "GPTModel", "TestSupport"]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "TestSupport"]),
         .testTarget(name: "GPTModelTests", dependencies: ["GPTModel", "Kernels", "TestSupport"],

@@ -103,7 +103,7 @@ public final class FineTuneRun {
             if header.options != options { onEvent(.warning("resuming with the options saved in \(folder.statePath(step: last)); the options given now are ignored")) }
             options = header.options
             resumeState = state
-            modelPath = folder.modelPath(step: last)
+            if options.loraRank == 0 { modelPath = folder.modelPath(step: last) }
             onEvent(.info("resuming \(inputs.out) at step \(last)"))
         }
         let o = options
@@ -153,7 +153,14 @@ public final class FineTuneRun {
 
         BLAS.threads = threads
         let model = GPT(config: config, parameters: checkpoint.parameters, threads: threads)
-        let trainer = Trainer(model: model, options: o, loader: trainLoader)
+        let lora: LoRAModel? = o.loraRank > 0 ? LoRAModel(model: model, options: o.lora, seed: UInt64(o.seed)) : nil
+        if let lora, let s = resumeState { try lora.loadAdapters(from: folder.adapterPath(step: s.step)) }
+        let trainer = Trainer(model: lora ?? model, options: o, loader: trainLoader)
+        if let lora {
+            onEvent(.info(String(format: "LoRA rank %d (alpha %.0f) on %@: %d trained parameters (%.2f%% of %d)", o.loraRank, o.loraAlpha,
+                                 o.loraTargets.map(\.rawValue).joined(separator: ","), lora.parameters.count,
+                                 100 * Double(lora.parameters.count) / Double(model.parameters.count), model.parameters.count)))
+        }
         var metrics: [StepMetrics] = []
         if let s = resumeState {
             trainer.restore(s)
@@ -175,11 +182,17 @@ public final class FineTuneRun {
         var lastSaved: Int? = resumeState?.step
         func save() throws {
             let step = trainer.step
-            let path = folder.modelPath(step: step)
-            try Checkpoint(config: config, parameters: Array(model.parameters)).write(llmc: path)
-            try ModelCard(kilnVersion: "0.1.0", tokenizerFingerprint: facts.fingerprint ?? card?.tokenizerFingerprint,
-                          vocabularySize: config.vocabSize, endOfText: facts.endOfText ?? card?.endOfText,
-                          madeBy: "tune run (step \(step))", base: inputs.base).write(for: path)
+            let path: String
+            if let lora {
+                path = folder.adapterPath(step: step)
+                try lora.saveAdapters(to: path, baseModel: URL(fileURLWithPath: modelPath).standardizedFileURL.path)
+            } else {
+                path = folder.modelPath(step: step)
+                try Checkpoint(config: config, parameters: Array(model.parameters)).write(llmc: path)
+                try ModelCard(kilnVersion: "0.1.0", tokenizerFingerprint: facts.fingerprint ?? card?.tokenizerFingerprint,
+                              vocabularySize: config.vocabSize, endOfText: facts.endOfText ?? card?.endOfText,
+                              madeBy: "tune run (step \(step))", base: inputs.base).write(for: path)
+            }
             // The state goes last: a checkpoint counts only once its state is in place.
             try TrainStateFile.write(trainer.state(), options: o, facts: facts0, to: folder.statePath(step: step))
             folder.prune(keep: o.keep)
@@ -230,7 +243,8 @@ public final class FineTuneRun {
             finalValLoss: metrics.last?.valLoss, trainedTokens: tokens, seconds: seconds,
             tokensPerSecond: timed.isEmpty ? 0 : timed.reduce(0) { $0 + $1.tokensPerSecond } / Double(timed.count),
             gflops: timed.isEmpty ? 0 : timed.reduce(0) { $0 + $1.gflops } / Double(timed.count),
-            checkpoint: lastSaved.map { folder.modelPath(step: $0) }, metrics: folder.metricsPath, plot: folder.plotPath)
+            checkpoint: lastSaved.map { lora == nil ? folder.modelPath(step: $0) : folder.adapterPath(step: $0) },
+            metrics: folder.metricsPath, plot: folder.plotPath)
         let e = JSONEncoder()
         e.keyEncodingStrategy = .convertToSnakeCase
         e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]

@@ -1,4 +1,5 @@
 import Foundation
+import GPTModel
 import Synchronization
 
 /// The files of a training run, all under one folder:
@@ -22,6 +23,8 @@ public struct RunFolder: Sendable {
     }
 
     public func modelPath(step: Int) -> String { path + String(format: "/model_%08d.bin", step) }
+    /// LoRA runs save their adapters instead of the model (PEFT's safetensors layout).
+    public func adapterPath(step: Int) -> String { path + String(format: "/adapter_%08d.safetensors", step) }
     public func statePath(step: Int) -> String { path + String(format: "/state_%08d.bin", step) }
     public var metricsPath: String { path + "/metrics.jsonl" }
     public var plotPath: String { path + "/loss.svg" }
@@ -34,7 +37,9 @@ public struct RunFolder: Sendable {
             guard n.hasPrefix("state_"), n.hasSuffix(".bin") else { return nil }
             return Int(n.dropFirst(6).dropLast(4))
         }
-        return steps.filter { FileManager.default.fileExists(atPath: modelPath(step: $0)) }.sorted()
+        return steps.filter {
+            FileManager.default.fileExists(atPath: modelPath(step: $0)) || FileManager.default.fileExists(atPath: adapterPath(step: $0))
+        }.sorted()
     }
 
     /// Removes all but the newest `keep` checkpoints, and model files left without a state.
@@ -43,6 +48,7 @@ public struct RunFolder: Sendable {
         for s in complete.dropLast(max(1, keep)) {
             unlink(statePath(step: s))
             unlink(modelPath(step: s))
+            unlink(adapterPath(step: s))
             unlink(ModelCard.path(for: modelPath(step: s)))
         }
         let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
@@ -180,6 +186,27 @@ public func resolveCheckpoint(_ path: String) -> String {
     var isDir: ObjCBool = false
     guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue else { return path }
     let run = RunFolder(path)
-    if let last = run.checkpoints().last { return run.modelPath(step: last) }
+    if let last = run.checkpoints().last {
+        let model = run.modelPath(step: last)
+        return FileManager.default.fileExists(atPath: model) ? model : run.adapterPath(step: last)
+    }
     return path
+}
+
+/// True when `path` is a LoRA adapter file (an `adapter_config.json` lies beside it).
+public func isAdapter(_ path: String) -> Bool {
+    path.hasSuffix(".safetensors")
+        && FileManager.default.fileExists(atPath: URL(fileURLWithPath: path).deletingLastPathComponent().path + "/adapter_config.json")
+}
+
+/// Reads a checkpoint as users give it: a model file, an HF folder, a run folder, or LoRA
+/// adapters (merged into the base model their `adapter_config.json` names).
+public func readCheckpoint(_ given: String, threads: Int = 1) throws -> Checkpoint {
+    let path = resolveCheckpoint(given)
+    guard isAdapter(path) else { return try Checkpoint.read(path: path) }
+    let (options, base) = try LoRAModel.config(at: URL(fileURLWithPath: path).deletingLastPathComponent().path)
+    let b = try Checkpoint.read(path: resolveCheckpoint(base))
+    let lora = LoRAModel(model: GPT(config: b.config, parameters: b.parameters, threads: threads), options: options, seed: 0)
+    try lora.loadAdapters(from: path)
+    return lora.mergedCheckpoint()
 }

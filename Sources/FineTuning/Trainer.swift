@@ -47,6 +47,11 @@ public struct TrainOptions: Codable, Equatable, Sendable {
     public var saveEvery = 500
     /// Checkpoints kept (the newest).
     public var keep = 2
+    /// LoRA: adapters of this rank on `loraTargets` are trained instead of the whole model
+    /// (0: full fine-tuning).
+    public var loraRank = 0
+    public var loraAlpha = 16.0
+    public var loraTargets: [LoRATarget] = [.qkv, .attnProj]
 
     public init() {}
     public static let defaults = TrainOptions()
@@ -54,6 +59,12 @@ public struct TrainOptions: Codable, Equatable, Sendable {
     public var adam: AdamWOptions {
         var o = AdamWOptions()
         o.beta1 = beta1; o.beta2 = beta2; o.eps = eps; o.weightDecay = weightDecay
+        return o
+    }
+
+    public var lora: LoRAOptions {
+        var o = LoRAOptions()
+        o.rank = loraRank; o.alpha = loraAlpha; o.targets = loraTargets
         return o
     }
 

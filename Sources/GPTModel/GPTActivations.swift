@@ -8,6 +8,8 @@
 // - attproj and fcproj share one scratch tensor (`proj`): the backward pass never reads them;
 // - gradients of activations are one layer's worth of scratch, reused from layer L-1 down to 0,
 //   instead of a second full set.
+// At d12 this is 0.23 GB for B=4, T=64 and 2.05 GB for B=8, T=256. The attention weights grow as
+// L·B·NH·T² (4.8 GB of them alone at B=8, T=1024): long sequences would want them recomputed.
 
 import Kernels
 

@@ -9,7 +9,7 @@ import Tokenization
 /// Loads a checkpoint as a model (any format `Checkpoint.read` knows).
 func loadModel(_ path: String, threads: Int?, output: Output) throws -> GPT {
     let c: Checkpoint
-    do { c = try Checkpoint.read(path: resolveCheckpoint(path)) } catch { throw output.fail(error) }
+    do { c = try readCheckpoint(path) } catch { throw output.fail(error) }
     let n = threads ?? ProcessInfo.processInfo.activeProcessorCount
     BLAS.threads = n
     return GPT(config: c.config, parameters: c.parameters, threads: n)
@@ -209,6 +209,7 @@ struct ExportCommand: AsyncParsableCommand {
             EXAMPLES
               tune export out/run/model_00000200.bin --to hf --tokenizer out/tokenizer --out out/hf
               tune export out/run/model_00000200.bin --to llmc-bf16 --out out/model_bf16.bin
+              tune export out/lora-run --merge-lora --to llmc --out out/merged.bin
 
             \(ExitStatus.helpText)
             """)
@@ -219,13 +220,17 @@ struct ExportCommand: AsyncParsableCommand {
     @Option(help: "hf, llmc or llmc-bf16.") var to: Target
     @Option(name: .long, help: "The folder (hf) or file (llmc) to write.") var out: String
     @Option(help: "A tokenizer folder to copy into an HF export.") var tokenizer: String?
+    @Flag(help: "The checkpoint holds LoRA adapters: fold them into their base model.") var mergeLora = false
     @Flag(help: "Print the result as JSON on standard output.") var json = false
 
     mutating func run() async throws {
         let output = Output(label: "export", quiet: json)
         do {
             let source = resolveCheckpoint(checkpoint)
-            let c = try Checkpoint.read(path: source)
+            if isAdapter(source) && !mergeLora {
+                throw ValidationError("\(source) holds LoRA adapters: give --merge-lora to fold them into their base model")
+            }
+            let c = try readCheckpoint(source)
             var files: [String] = []
             switch to {
             case .hf:

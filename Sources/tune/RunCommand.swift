@@ -32,7 +32,13 @@ struct RunCommand: AsyncParsableCommand {
             RUN gets metrics.jsonl (one JSON line per step), loss.svg, model_<step>.bin
             (llm.c files; the newest --keep are kept) with state_<step>.bin (optimizer,
             step, data position) and summary.json. --resume RUN continues the newest
-            checkpoint bit for bit. SIGTERM, SIGINT and SIGUSR1 write a checkpoint and
+            checkpoint bit for bit.
+
+            LoRA (--lora-rank r --lora-alpha a --lora-targets qkv,attn-proj,fc,fc-proj):
+            only rank-r adapters are trained (AdamW keeps moments for them alone); RUN
+            gets adapter_<step>.safetensors in PEFT's layout with adapter_config.json
+            instead of model files. `tune eval`, `generate` and `export --merge-lora`
+            read them merged into their base model. SIGTERM, SIGINT and SIGUSR1 write a checkpoint and
             exit with status 75.
 
             EXAMPLES
@@ -43,6 +49,7 @@ struct RunCommand: AsyncParsableCommand {
                   --schedule constant --grad-clip 0 --data-order llmc
               tune run --resume out/run --base out/base.bin --data out/sft-chat --out out/run
               tune run --config run.yaml --base out/base.bin --data out/sft --out out/run
+              tune run --base gpt2.bin --data out/sft --out out/lora --lora-rank 8 --lora-alpha 16
 
             \(ExitStatus.helpText)
             """)
@@ -83,6 +90,9 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Batches per validation (default: \(TrainOptions.defaults.evalBatches)).") var evalBatches: Int?
     @Option(help: "Checkpoint every N steps; 0: at the end only (default: \(TrainOptions.defaults.saveEvery)).") var saveEvery: Int?
     @Option(help: "Checkpoints kept (default: \(TrainOptions.defaults.keep)).") var keep: Int?
+    @Option(help: "LoRA: train rank-r adapters instead of the whole model (default: 0, full fine-tuning).") var loraRank: Int?
+    @Option(help: "LoRA: the adapters' scale is alpha / rank (default: \(TrainOptions.defaults.loraAlpha)).") var loraAlpha: Double?
+    @Option(help: "LoRA: comma-separated qkv, attn-proj, fc, fc-proj (default: qkv,attn-proj).") var loraTargets: String?
     @Option(help: "Threads for the kernels and BLAS (default: the cores).") var threads: Int?
 
     @Flag(help: "Print the resolved options (JSON, which --config reads as YAML) and exit.") var printConfig = false
@@ -114,6 +124,16 @@ struct RunCommand: AsyncParsableCommand {
         if let evalBatches { o.evalBatches = evalBatches }
         if let saveEvery { o.saveEvery = saveEvery }
         if let keep { o.keep = keep }
+        if let loraRank { o.loraRank = loraRank }
+        if let loraAlpha { o.loraAlpha = loraAlpha }
+        if let loraTargets {
+            let t = loraTargets.split(separator: ",").map { LoRATarget(rawValue: String($0)) }
+            guard !t.isEmpty, t.allSatisfy({ $0 != nil }) else {
+                throw ValidationError("--lora-targets: comma-separated qkv, attn-proj, fc, fc-proj")
+            }
+            o.loraTargets = t.map { $0! }
+        }
+        guard o.loraRank >= 0, o.loraAlpha > 0 else { throw ValidationError("--lora-rank must be 0 or more, --lora-alpha positive") }
         guard o.steps > 0, o.batchSize > 0, o.seqLen > 0, o.gradAccum > 0, o.lr >= 0, o.warmupSteps >= 0,
               (0...1).contains(o.minLrFraction), o.gradClip >= 0, o.evalEvery >= 0, o.evalBatches > 0,
               o.saveEvery >= 0, o.keep > 0 else {

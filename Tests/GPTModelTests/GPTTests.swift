@@ -165,6 +165,14 @@ func tinyBatch(_ c: BatchCase, seed: UInt64 = 7) -> TokenBatch {
         #expect(GradientCheck.normalisedError(model.tokenLosses, (lossA + lossB).doubles) > 1e-3)
     }
 
+    /// A token outside the vocabulary stops the process instead of reading a pad row or beyond.
+    @Test func forwardStopsOnATokenOutsideTheVocabulary() async {
+        await #expect(processExitsWith: .failure) {
+            let model = GPT(config: tinyConfig, parameters: randomParameters(tinyConfig, seed: 8), threads: 1)
+            model.forward(TokenBatch(B: 1, T: 2, inputs: [1, Int32(tinyConfig.vocabSize)], targets: [1, 2]))
+        }
+    }
+
     @Test func batchProblemsAreReported() {
         let ok = tinyBatch(batchCases[1])
         #expect(ok.problem(for: tinyConfig) == nil, "targets under weight 0 may be anything")

@@ -172,3 +172,39 @@ import TestSupport
         #expect(Fixtures.read(dir + "/bf16.bin").count == 1024 + n / 2)
     }
 }
+
+@Suite struct TuneLoRACLITests {
+    @Test func loraRunSavesAdaptersAndMerges() throws {
+        let dir = Fixtures.tempDir("tunelora")
+        let (tok, sft) = try TuneCLITests.data(dir)
+        #expect(try Fixtures.tune(["init"] + TuneCLITests.tiny + ["--tokenizer", tok, "--out", dir + "/base.bin"]).status == 0)
+        let r = try Fixtures.tune(["run", "--base", dir + "/base.bin", "--data", sft, "--out", dir + "/lora", "--steps", "24",
+                                   "--lr", "3e-2", "--lora-rank", "4", "--lora-targets", "qkv,fc", "--eval-every", "12",
+                                   "--save-every", "12", "--json"] + TuneCLITests.short)
+        #expect(r.status == 0, "\(r.stderr)")
+        // Only the adapters learn, and the training loss falls.
+        let losses = String(decoding: Fixtures.read(dir + "/lora/metrics.jsonl"), as: UTF8.self).split(separator: "\n")
+            .compactMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any] }.compactMap { $0["loss"] as? Double }
+        #expect(losses.count == 24 && losses.suffix(5).reduce(0, +) < losses.prefix(5).reduce(0, +), "\(losses)")
+        for f in ["adapter_00000024.safetensors", "adapter_config.json", "state_00000024.bin"] {
+            #expect(FileManager.default.fileExists(atPath: dir + "/lora/" + f), "\(f)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: dir + "/lora/model_00000024.bin"))
+        // Export needs --merge-lora; the merged model evaluates as the adapters do.
+        #expect(try Fixtures.tune(["export", dir + "/lora", "--to", "llmc", "--out", dir + "/merged.bin"]).status == 2)
+        #expect(try Fixtures.tune(["export", dir + "/lora", "--merge-lora", "--to", "llmc", "--out", dir + "/merged.bin"]).status == 0)
+        func loss(_ m: String) throws -> Double {
+            let e = try Fixtures.tune(["eval", m, "--data", sft, "--json", "--threads", "1"])
+            #expect(e.status == 0, "\(e.stderr)")
+            return (try JSONSerialization.jsonObject(with: Data(e.stdout.utf8)) as? [String: Any])?["loss"] as? Double ?? .nan
+        }
+        let viaAdapters = try loss(dir + "/lora"), merged = try loss(dir + "/merged.bin")
+        #expect(abs(viaAdapters - merged) < 1e-6)
+        #expect(try loss(dir + "/base.bin") > merged)
+        // --resume continues from the adapters.
+        let more = try Fixtures.tune(["run", "--base", dir + "/base.bin", "--data", sft, "--out", dir + "/lora", "--steps", "26",
+                                      "--lr", "3e-2", "--lora-rank", "4", "--lora-targets", "qkv,fc", "--save-every", "12",
+                                      "--resume"] + TuneCLITests.short)
+        #expect(more.status == 0, "\(more.stderr)")
+    }
+}
