@@ -17,6 +17,7 @@ build-debug: deps
 	$(SWIFT) build --build-tests
 
 test: deps venv
+	@scripts/deps.sh test
 	$(SWIFT) build --build-tests
 	# Every test is a Swift Testing test: without --disable-xctest, XCTest adds "Executed 0 tests".
 	KILN_VENV=$(CURDIR)/.venv $(SWIFT) test --skip-build --disable-xctest

@@ -12,6 +12,10 @@ packages=(
   zstd xz-utils bzip2 gzip
   time             # GNU time: peak memory in the benchmarks
 )
+# `scripts/deps.sh test` adds what only the test suite needs.
+if [ "${1:-}" = "test" ]; then
+  packages+=(chromium)   # headless: checks that the pipeline's HTML report renders
+fi
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

@@ -23,7 +23,10 @@ struct RunPipelineCommand: AsyncParsableCommand {
 
             Stages of `tune eval` and `tune generate` print JSON; their `out` is the file
             that receives it. At the end a run summary (each stage's status, time and
-            output) is printed and written to WORKDIR/pipeline-summary.json.
+            output) is printed and written to WORKDIR/pipeline-summary.json, and a page for
+            people to WORKDIR/report.html: the stage table, drop reasons per filter,
+            document length and token count histograms, dedup cluster sizes and the loss
+            curves, as inline SVG (open it in any browser; no server).
 
             EXAMPLES
               prep run pipelines/demo.yaml
@@ -172,6 +175,8 @@ struct RunPipelineCommand: AsyncParsableCommand {
             let e = IngestManifest.encoder
             try? FileManager.default.createDirectory(atPath: p.workdir, withIntermediateDirectories: true)
             try e.encode(summary).write(to: URL(fileURLWithPath: p.workdir + "/pipeline-summary.json"), options: .atomic)
+            let rows = results.map { PipelineReport.Row(name: $0.name, run: $0.run, status: $0.status, seconds: $0.seconds, out: $0.out) }
+            try Data(PipelineReport.html(p, rows: rows).utf8).write(to: URL(fileURLWithPath: p.workdir + "/report.html"), options: .atomic)
         }
         if json {
             FileHandle.standardOutput.write(try IngestManifest.encoder.encode(summary) + Data("\n".utf8))
@@ -182,7 +187,8 @@ struct RunPipelineCommand: AsyncParsableCommand {
                              + r.status.padding(toLength: 12, withPad: " ", startingAt: 0)
                              + String(format: "%9.1f", r.seconds) + "  " + (r.out ?? ""))
             }
-            lines.append(String(format: "%.1fs in all; summary: %@/pipeline-summary.json", summary.seconds, p.workdir))
+            lines.append(String(format: "%.1fs in all; summary: %@/pipeline-summary.json; report: %@/report.html",
+                                summary.seconds, p.workdir, p.workdir))
             FileHandle.standardError.write(Data((lines.joined(separator: "\n") + "\n").utf8))
         }
         // A stage's own status passes through (75: a training stage asks to be requeued).

@@ -81,6 +81,22 @@ import TestSupport
         #expect(((eval?["loss"] as? Double) ?? .nan).isFinite)
         #expect(FileManager.default.fileExists(atPath: dir + "/work/pipeline-summary.json"))
 
+        // The report renders in a real browser (headless Chromium, installed by `make test`).
+        let report = dir + "/work/report.html"
+        #expect(FileManager.default.fileExists(atPath: report))
+        if let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) {
+            let dom = try Fixtures.run(chromium, ["--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", "file://" + report])
+            #expect(dom.status == 0, "\(dom.stderr.suffix(500))")
+            #expect(dom.stdout.contains("<h1>Pipeline small</h1>") && dom.stdout.components(separatedBy: "<svg").count >= 4)
+            #expect(dom.stdout.contains("tokens per document") && dom.stdout.contains("<polyline"))
+            let png = dir + "/report.png"
+            _ = try Fixtures.run(chromium, ["--headless", "--no-sandbox", "--disable-gpu", "--window-size=1000,1600",
+                                            "--screenshot=" + png, "file://" + report])
+            #expect(Fixtures.read(png).count > 20_000)
+        } else {
+            Issue.record("chromium is missing: `make test` installs it (scripts/deps.sh test)")
+        }
+
         let again = try Fixtures.prep(["run", dir + "/small.yaml", "--json"])
         #expect(try statuses(again) == Array(repeating: "skipped", count: 6))
 
