@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Validates JSON files, or the lines of JSONL files (.jsonl, .jsonl.zst, .jsonl.gz), against a
+"""Validates JSON or YAML files, or the lines of JSONL files (.jsonl, .jsonl.zst, .jsonl.gz), against a
 JSON Schema. Used by the test suite: `validate-json.py SCHEMA FILE...`. Prints one line per
 failure and `N passed, N failed` at the end; exits 1 on any failure."""
 import gzip, json, subprocess, sys
@@ -12,6 +12,10 @@ def records(path):
         data = gzip.open(path).read()
     else:
         data = open(path, "rb").read()
+    if path.endswith((".yaml", ".yml")):
+        import yaml
+        yield path, yaml.safe_load(data)
+        return
     if ".jsonl" in path:
         for n, line in enumerate(data.splitlines(), 1):
             yield f"{path}:{n}", json.loads(line)

@@ -117,3 +117,56 @@ import TestSupport
         #expect(try statuses(broken) == Array(repeating: "not selected", count: 4) + ["failed"])
     }
 }
+
+/// The JSON Schemas in schemas/ against the files they describe: every pipeline, every sample
+/// task, and the outputs of a real run (manifests, metrics lines, summaries).
+@Suite struct SchemaTests {
+    static func validate(_ schema: String, _ files: [String]) throws {
+        guard let python = Fixtures.venvPython else {
+            Issue.record("no venv: run `make venv` (make test does it)")
+            return
+        }
+        let r = try Fixtures.run(python, [Fixtures.repoRoot + "/scripts/validate-json.py", Fixtures.repoRoot + "/schemas/" + schema] + files)
+        #expect(r.status == 0 && r.stdout.contains(" 0 failed"), "\(schema): \(r.stdout.suffix(1500))")
+    }
+
+    @Test func shippedFilesMatchTheirSchemas() throws {
+        let pipelines = try FileManager.default.contentsOfDirectory(atPath: Fixtures.repoRoot + "/pipelines")
+            .filter { $0.hasSuffix(".yaml") }.map { Fixtures.repoRoot + "/pipelines/" + $0 }
+        #expect(!pipelines.isEmpty)
+        try Self.validate("pipeline.schema.json", pipelines)
+        let tasks = Fixtures.repoRoot + "/samples/tasks"
+        try Self.validate("sft-example.schema.json", ["chat", "sentiment-zh"].flatMap { ["\(tasks)/\($0)/train.jsonl", "\(tasks)/\($0)/test.jsonl"] })
+    }
+
+    /// A real run: prep and tune stages through `prep run`, every output against its schema.
+    @Test func outputsOfARunMatchTheirSchemas() throws {
+        let dir = Fixtures.tempDir("schemarun")
+        Fixtures.write("""
+            workdir: \(dir)/w
+            stages:
+              - {name: docs, run: prep ingest, inputs: ["\(Fixtures.samples)/text-docs.tar.gz", "\(Fixtures.samples)/records.jsonl.zst"], out: "${workdir}/docs"}
+              - {name: clean, run: prep clean, inputs: ["@docs"], out: "${workdir}/clean"}
+              - {name: dedup, run: prep dedup, inputs: ["@clean"], out: "${workdir}/dedup", options: {removed: "${workdir}/removed"}}
+              - {name: tok, run: prep train-tokenizer, inputs: ["@dedup"], out: "${workdir}/tok", options: {vocab_size: 400}}
+              - {name: tokens, run: prep tokenize, inputs: ["@dedup"], out: "${workdir}/tokens", options: {tokenizer: "@tok", val_fraction: 0.1}}
+              - {name: sft, run: prep tokenize, inputs: ["\(Fixtures.repoRoot)/samples/tasks/sentiment-zh/test.jsonl"], out: "${workdir}/sft",
+                 options: {tokenizer: "@tok", format: prompt-completion, val_fraction: 0.1}}
+              - {name: init, run: tune init, out: "${workdir}/init.bin", options: {layers: 1, channels: 16, heads: 2, max_seq: 64, tokenizer: "@tok"}}
+              - {name: train, run: tune run, out: "${workdir}/train", options: {base: "@init", data: "@sft", steps: 3, batch_size: 2, seq_len: 64, eval_every: 0, threads: 1}}
+
+            """, to: dir + "/p.yaml")
+        let r = try Fixtures.prep(["run", dir + "/p.yaml", "--quiet"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let w = dir + "/w"
+        try Self.validate("ingest-manifest.schema.json", [w + "/docs/manifest.json"])
+        try Self.validate("clean-manifest.schema.json", [w + "/clean/manifest.json"])
+        try Self.validate("dedup-manifest.schema.json", [w + "/dedup/manifest.json"])
+        try Self.validate("train-tokenizer-manifest.schema.json", [w + "/tok/manifest.json"])
+        try Self.validate("tokenize-manifest.schema.json", [w + "/tokens/manifest.json", w + "/sft/manifest.json"])
+        try Self.validate("document.schema.json", Fixtures.shardFiles(w + "/dedup"))
+        try Self.validate("metrics-line.schema.json", [w + "/train/metrics.jsonl"])
+        try Self.validate("run-summary.schema.json", [w + "/train/summary.json"])
+        try Self.validate("pipeline-summary.schema.json", [w + "/pipeline-summary.json"])
+    }
+}
