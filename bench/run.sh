@@ -11,3 +11,4 @@ fi
 python3 bench/ingest.py
 python3 bench/clean.py --python .venv-bench/bin/python
 python3 bench/dedup.py --python .venv-bench/bin/python
+python3 bench/engine.py

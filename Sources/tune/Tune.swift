@@ -37,12 +37,13 @@ struct Tune: AsyncParsableCommand {
               tune eval      loss and perplexity on shards; accuracy on downstream tasks
               tune generate  sample text with the KV cache, printed as it arrives
               tune export    HF safetensors (transformers) or llm.c's bf16 file
+              tune bench     training-step speed beside the sgemm ceiling
 
             Every command takes --help (with examples) and --json.
             """,
         version: "kiln 0.1.0",
         subcommands: [InitCommand.self, InfoCommand.self, RunCommand.self, EvalCommand.self, GenerateCommand.self,
-                      ExportCommand.self])
+                      ExportCommand.self, BenchCommand.self])
 }
 
 @main
