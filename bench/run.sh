@@ -12,3 +12,4 @@ python3 bench/ingest.py
 python3 bench/clean.py --python .venv-bench/bin/python
 python3 bench/dedup.py --python .venv-bench/bin/python
 python3 bench/engine.py
+python3 bench/tokenize.py --python .venv-bench/bin/python
