@@ -348,9 +348,11 @@ extension Dedup {
                            layout: layout, progress: progress)
         if existingWork == nil { try? FileManager.default.removeItem(atPath: work) }
         var records: [InputRecord] = []
-        for i in mine {
+        // Read from the earlier stage's manifests when they describe the shards (cheap).
+        let counts = try documentCounts(mine)
+        for (i, n) in zip(mine, counts) {
             records.append(InputRecord(path: i.path, size: i.size, mtimeNs: i.mtimeNs, sha256: try sha256(ofFile: i.path),
-                                       documents: 0, errors: 0))
+                                       documents: n, errors: 0))
         }
         let bytes = mine.reduce(Int64(0)) { $0 + $1.size }
         let manifest = DedupManifest(
