@@ -3,7 +3,10 @@
 //
 // Modules (dependencies point one way; see ../shared/docs/STYLE.md):
 //   prep ─► DataPrep ─► ArchiveIO ─► CArchive, CZlib, CZstd (libarchive, zlib, zstd)
-//   tune (help only for now)
+//              ├──────► ShardFormat ─► Tokenization
+//   tune ─► FineTuning ─► GPTModel ─► Kernels (OpenBLAS, loaded at run time)
+//              └──────► ShardFormat ─► Tokenization
+// The two tools share only on-disk contracts (ShardFormat): tune links no libarchive, prep no BLAS.
 import PackageDescription
 
 let package = Package(
