@@ -5,7 +5,8 @@ set -euo pipefail
 packages=(
   pkg-config
   libarchive-dev   # archives: tar, zip, 7z, cpio and their compressions
-  zlib1g-dev       # gzip
+  zlib1g-dev       # gzip writing, and the reference decoder the tests hold ISA-L to
+  libisal-dev      # gzip inflate (Intel ISA-L's igzip), the fast path
   libzstd-dev      # zstd
   libopenblas-dev  # sgemm for the GPT engine (loaded at run time by the BLAS module)
   libarchive-tools # bsdtar: builds archive fixtures in the tests

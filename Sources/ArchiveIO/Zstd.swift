@@ -62,7 +62,11 @@ public final class ZstdEncoder: ByteSink {
     private let output: UnsafeMutableRawBufferPointer
     private var finished = false
 
-    public init(_ downstream: ByteSink, level: Int32 = 3) throws {
+    /// `workers`: compression threads of zstd's own beside the caller's (`ZSTD_c_nbWorkers`);
+    /// 0 compresses on the calling thread. With 1 the caller goes on producing input while the
+    /// previous job compresses. The output is the same for every value from 1 up, but differs
+    /// from that of 0; a zstd built without threads compresses on the calling thread.
+    public init(_ downstream: ByteSink, level: Int32 = 3, workers: Int32 = 0) throws {
         self.downstream = downstream
         guard let c = ZSTD_createCCtx() else {
             throw ArchiveIOError.library(name: "zstd", message: "ZSTD_createCCtx failed")
@@ -71,6 +75,7 @@ public final class ZstdEncoder: ByteSink {
         output = .allocate(byteCount: ZSTD_CStreamOutSize(), alignment: 16)
         ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, level)
         ZSTD_CCtx_setParameter(c, ZSTD_c_checksumFlag, 1)
+        if workers > 0 { ZSTD_CCtx_setParameter(c, ZSTD_c_nbWorkers, workers) }
     }
 
     deinit {

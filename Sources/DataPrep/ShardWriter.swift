@@ -51,7 +51,9 @@ final class ShardWriter {
         f.observer = { box.update($0) }
         file = f
         switch compression {
-        case .zstd: sink = try ZstdEncoder(f, level: level)
+        // One zstd worker: JSON encoding (this thread) and compression overlap, which is what
+        // lets two reading threads plus the writer fill two cores.
+        case .zstd: sink = try ZstdEncoder(f, level: level, workers: 1)
         case .gz: sink = try GzipEncoder(f, level: level > 9 ? 9 : max(level, 1))
         case .none: sink = f
         }
