@@ -16,6 +16,7 @@ packages=(
 # `scripts/deps.sh test` adds what only the test suite needs.
 if [ "${1:-}" = "test" ]; then
   packages+=(chromium)   # headless: checks that the pipeline's HTML report renders
+  packages+=(slurmctld slurmd slurm-client munge)  # a one-node Slurm cluster for `prep run --slurm`
 fi
 missing=()
 for p in "${packages[@]}"; do

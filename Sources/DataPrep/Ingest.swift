@@ -135,9 +135,12 @@ public enum Ingest {
         }
     }
 
-    /// This task's share of the sorted inputs: every `count`-th input, starting at `index`.
+    /// This task's share of the sorted inputs: a contiguous run of them, as dedup and tokenize
+    /// take theirs. Its shards are named after the task, so the tasks' outputs read in name order
+    /// hold the documents in the order of a single-task run (round-robin shares would interleave
+    /// the inputs, and change which duplicate dedup keeps and the order of the token stream).
     public static func split(_ inputs: [IngestInput], taskIndex: Int, taskCount: Int) -> [IngestInput] {
-        inputs.enumerated().filter { $0.offset % taskCount == taskIndex }.map(\.element)
+        Dedup.split(inputs, taskIndex: taskIndex, taskCount: taskCount).inputs
     }
 
     /// Ingests `inputs` (already this task's share) into `outDir`.

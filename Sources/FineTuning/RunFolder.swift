@@ -166,9 +166,15 @@ public enum SignalTrap {
     private static let received = Atomic<Int32>(0)
 
     public static func install() {
+        // A parent may have left these blocked (a process spawned from a Foundation `Process`
+        // can inherit a mask that blocks them): unblock them, or a job's SIGTERM never arrives.
+        var set = sigset_t()
+        sigemptyset(&set)
         for s in [SIGTERM, SIGINT, SIGUSR1] {
+            sigaddset(&set, s)
             signal(s) { sig in SignalTrap.received.store(sig, ordering: .relaxed) }
         }
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
     }
 
     /// The signal received, if any.

@@ -28,11 +28,34 @@ struct RunPipelineCommand: AsyncParsableCommand {
             document length and token count histograms, dedup cluster sizes and the loss
             curves, as inline SVG (open it in any browser; no server).
 
+            ON A CLUSTER: SLURM
+            --slurm submits the stages to Slurm instead of running them, with the same
+            `prep`/`tune` binaries (absolute paths) and the same arguments, in the
+            current folder. ingest, clean and tokenize become job arrays of --task-count
+            tasks (default 4), each task with --task-index $SLURM_ARRAY_TASK_ID on a
+            contiguous share of the sorted inputs; dedup becomes its three steps
+            (signatures: array, cluster: one job, filter: array) sharing the work folder
+            WORKDIR/slurm/work/STAGE; train-tokenizer and the tune stages are single jobs.
+            Each job waits (--dependency=afterok:) for the stages it reads, and a failed
+            one cancels those that wait for it. After each stage a small job writes its
+            stamp, so the next `prep run` skips what the cluster finished. Scripts and
+            submit.sh go to WORKDIR/slurm/, the jobs' logs to WORKDIR/slurm/logs/, and
+            the job ids to WORKDIR/slurm/jobs.txt. Reading an output folder in name
+            order gives the same documents and tokens, in the same order, as a local
+            run (the shards are cut at other places: one run of shards per task).
+            --print-sbatch DIR writes the scripts and DIR/submit.sh (which submits them
+            in order, capturing the job ids) and submits nothing. sbatch reads
+            SBATCH_PARTITION, SBATCH_ACCOUNT, SBATCH_TIMELIMIT… from the environment;
+            submit.sh runs $SBATCH in place of sbatch when it is set.
+
             EXAMPLES
               prep run pipelines/demo.yaml
               prep run pipelines/demo.yaml --dry-run
               prep run pipelines/gpt2-finetune.yaml --set data_root=/data/crawl --set base=gpt2.bin
               prep run pipelines/demo.yaml --from pretrain --force
+              prep run pipelines/demo.yaml --slurm --task-count 64
+              prep run pipelines/demo.yaml --print-sbatch jobs --task-count 16
+              bash jobs/submit.sh
 
             \(ExitStatus.helpText)
             """)
@@ -45,6 +68,18 @@ struct RunPipelineCommand: AsyncParsableCommand {
     @Flag(help: "Print the plan and what would be skipped, and why; run nothing.") var dryRun = false
     @Flag(help: "Print the run summary as JSON on standard output.") var json = false
     @Flag(help: "Print nothing but errors (the stages' own output included).") var quiet = false
+    @Flag(help: "Submit the stages to Slurm as chained batch jobs instead of running them.") var slurm = false
+    @Option(help: "With --slurm or --print-sbatch: array tasks per data stage (default: \(Self.defaultTaskCount)).") var taskCount: Int?
+    @Option(help: "Write the Slurm batch scripts and a submit.sh into this folder; submit nothing.") var printSbatch: String?
+    @Option(help: .hidden) var writeStamp: String?
+
+    static let defaultTaskCount = 4
+
+    func validate() throws {
+        if let n = taskCount, n < 1 { throw ValidationError("--task-count must be at least 1") }
+        if taskCount != nil && !slurm && printSbatch == nil { throw ValidationError("--task-count goes with --slurm or --print-sbatch") }
+        if slurm && printSbatch != nil { throw ValidationError("--slurm submits, --print-sbatch writes the scripts only: give one") }
+    }
 
     /// The sibling binaries (`prep`, `tune`) of this one.
     static func binary(_ name: String) -> String {
@@ -105,6 +140,14 @@ struct RunPipelineCommand: AsyncParsableCommand {
             throw ValidationError("\(pipeline): no stage named \(n) (stages: \(p.stages.map(\.name).joined(separator: ", ")))")
         }
         let stampDir = p.workdir + "/.pipeline"
+        if let name = writeStamp {
+            // A Slurm job at the end of a stage: the stage finished on the cluster.
+            guard let s = p.stages.first(where: { $0.name == name }) else { throw ValidationError("no stage named \(name)") }
+            try Self.writeStamp(s, arguments: Self.localArguments(p, s, catalog: catalog), stampDir: stampDir)
+            return
+        }
+        let submitting = slurm || printSbatch != nil
+        var toSubmit: [SlurmPlan.Entry] = []
         let started = Date()
         var results: [StageResult] = []
         var failed: Int32 = 0
@@ -115,12 +158,14 @@ struct RunPipelineCommand: AsyncParsableCommand {
         for (k, s) in p.stages.enumerated() {
             let takesForce = catalog.commands[s.run]?.options["force"] == false
             let hasOut = catalog.commands[s.run]?.hasOut == true
-            var args = p.arguments(s, catalog: catalog)
-            if !hasOut && catalog.commands[s.run]?.options["json"] != nil { args.append("--json") }
+            var args = Self.localArguments(p, s, catalog: catalog)
             let stampPath = stampDir + "/" + s.name + ".json"
             let stamp = (try? Data(contentsOf: URL(fileURLWithPath: stampPath))).flatMap { try? JSONDecoder().decode(StageStamp.self, from: $0) }
             let selected = only.map { $0 == s.name } ?? (k >= startIndex)
-            let stale: String? = stamp.map { $0.staleness(s, arguments: args) } ?? "it has not run yet"
+            // Submitted stages have not run yet when this one is checked: it must follow them.
+            let upstream = submitting ? s.dependsOn.first { d in toSubmit.contains { $0.stage.name == d } } : nil
+            let stale: String? = upstream.map { "@\($0) is submitted before it" }
+                ?? stamp.map { $0.staleness(s, arguments: args) } ?? "it has not run yet"
             let display = ([s.run] + args.dropFirst(s.run.split(separator: " ").count - 1)).joined(separator: " ")
             if !selected {
                 results.append(StageResult(name: s.name, run: s.run, status: "not selected", seconds: 0, out: s.out,
@@ -136,9 +181,16 @@ struct RunPipelineCommand: AsyncParsableCommand {
             }
             let why = force ? "--force" : stale!
             if dryRun {
+                if submitting { toSubmit.append(SlurmPlan.Entry(stage: s, arguments: args)) }
                 results.append(StageResult(name: s.name, run: s.run, status: "would run", seconds: 0, out: s.out,
                                            reason: why, arguments: args))
                 log("  - \(s.name): would run (\(why)): \(display)")
+                continue
+            }
+            if submitting {
+                toSubmit.append(SlurmPlan.Entry(stage: s, arguments: args))
+                results.append(StageResult(name: s.name, run: s.run, status: "submitted", seconds: 0, out: s.out,
+                                           reason: why, arguments: args))
                 continue
             }
             log("== \(s.name): \(display)")
@@ -158,16 +210,17 @@ struct RunPipelineCommand: AsyncParsableCommand {
             results.append(StageResult(name: s.name, run: s.run, status: ok ? "ran" : "failed", exitStatus: r.status,
                                        seconds: seconds, out: s.out, reason: why, arguments: args))
             if ok {
-                try FileManager.default.createDirectory(atPath: stampDir, withIntermediateDirectories: true)
-                let e = JSONEncoder()
-                e.outputFormatting = [.prettyPrinted, .sortedKeys]
-                try e.encode(StageStamp.make(s, arguments: args.filter { $0 != "--force" && $0 != "--quiet" }))
-                    .write(to: URL(fileURLWithPath: stampPath), options: .atomic)
+                try Self.writeStamp(s, arguments: args.filter { $0 != "--force" && $0 != "--quiet" }, stampDir: stampDir)
             } else {
                 failed = r.status
                 log("pipeline \(p.name): stage \(s.name) failed with exit status \(r.status); fix it and run the pipeline again (finished stages are skipped)")
                 break
             }
+        }
+        if submitting && !dryRun {
+            try submit(p, toSubmit, catalog: catalog, log: log)
+            if json { FileHandle.standardOutput.write(try IngestManifest.encoder.encode(results) + Data("\n".utf8)) }
+            return
         }
         let summary = Summary(pipeline: pipeline, name: p.name, workdir: p.workdir, stages: results,
                               seconds: Date().timeIntervalSince(started), exitStatus: failed == 0 ? 0 : failed)
@@ -193,6 +246,76 @@ struct RunPipelineCommand: AsyncParsableCommand {
         }
         // A stage's own status passes through (75: a training stage asks to be requeued).
         if failed != 0 { throw ExitCode(failed) }
+    }
+}
+
+extension RunPipelineCommand {
+    /// A stage's command line as a local run gives it (and its stamp records it).
+    static func localArguments(_ p: Pipeline, _ s: Pipeline.Stage, catalog: CommandCatalog) -> [String] {
+        var args = p.arguments(s, catalog: catalog)
+        let command = catalog.commands[s.run]
+        if command?.hasOut != true && command?.options["json"] != nil { args.append("--json") }
+        return args
+    }
+
+    static func writeStamp(_ s: Pipeline.Stage, arguments: [String], stampDir: String) throws {
+        try FileManager.default.createDirectory(atPath: stampDir, withIntermediateDirectories: true)
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try e.encode(StageStamp.make(s, arguments: arguments))
+            .write(to: URL(fileURLWithPath: stampDir + "/" + s.name + ".json"), options: .atomic)
+    }
+
+    /// --slurm and --print-sbatch: writes the batch scripts and submit.sh, and runs it for --slurm.
+    func submit(_ p: Pipeline, _ entries: [SlurmPlan.Entry], catalog: CommandCatalog, log: (String) -> Void) throws {
+        guard !entries.isEmpty else {
+            log("pipeline \(p.name): every selected stage is up to date; nothing to submit")
+            return
+        }
+        let cwd = FileManager.default.currentDirectoryPath
+        func absolute(_ path: String) -> String {
+            URL(fileURLWithPath: path, relativeTo: URL(fileURLWithPath: cwd, isDirectory: true)).standardizedFileURL.path
+        }
+        let workdir = absolute(p.workdir)
+        var steps: [String: CommandCatalog.Command] = [:]
+        if entries.contains(where: { $0.stage.run == "prep dedup" }) {
+            for step in SlurmPlan.dedupSteps {
+                let r = try runProcess(Self.binary("prep"), ["dedup", step, "--experimental-dump-help"], capture: true)
+                guard r.status == 0 else { throw ValidationError("cannot list the options of prep dedup \(step)") }
+                steps["prep dedup " + step] = try CommandCatalog.command(fromDumpHelp: r.stdout)
+            }
+        }
+        let prep = absolute(Self.binary("prep")), tune = absolute(Self.binary("tune"))
+        for b in [prep, tune] where !FileManager.default.isExecutableFile(atPath: b) {
+            throw ValidationError("\(b): not found; the jobs need the prep and tune binaries at absolute paths")
+        }
+        let stampCommand = [prep, "run", absolute(pipeline)] + assignments.flatMap { ["--set", $0] }
+        let plan = SlurmPlan(entries: entries, catalog: catalog, stepCatalog: CommandCatalog(commands: steps),
+                             settings: .init(pipelineName: p.name, prep: prep, tune: tune,
+                                             taskCount: taskCount ?? Self.defaultTaskCount, directory: cwd,
+                                             logDirectory: workdir + "/slurm/logs", workDirectory: workdir + "/slurm/work",
+                                             stampCommand: stampCommand, force: force))
+        let dir = absolute(printSbatch ?? p.workdir + "/slurm")
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        for j in plan.jobs {
+            try Data(plan.script(j).utf8).write(to: URL(fileURLWithPath: dir + "/" + j.name + ".sbatch"), options: .atomic)
+        }
+        let submitPath = dir + "/submit.sh"
+        try Data(plan.submitScript().utf8).write(to: URL(fileURLWithPath: submitPath), options: .atomic)
+        chmod(submitPath, 0o755)
+        if printSbatch != nil {
+            log("pipeline \(p.name): \(plan.jobs.count) batch scripts in \(dir); submit them with: bash \(submitPath)")
+            return
+        }
+        let r = try runProcess("/bin/bash", [submitPath], capture: true)
+        let ids = String(decoding: r.stdout, as: UTF8.self)
+        try r.stdout.write(to: URL(fileURLWithPath: dir + "/jobs.txt"), options: .atomic)
+        guard r.status == 0 else {
+            log(ids)
+            throw ValidationError("\(submitPath) failed (exit status \(r.status)); the jobs it submitted are in \(dir)/jobs.txt")
+        }
+        log(ids.split(separator: "\n").map { "  submitted " + $0 }.joined(separator: "\n"))
+        log("pipeline \(p.name): \(plan.jobs.count) jobs submitted (ids in \(dir)/jobs.txt, logs in \(workdir)/slurm/logs)")
     }
 }
 

@@ -70,6 +70,8 @@ func shardBytes(_ dir: String) -> [String: [UInt8]] {
         docs = try Fixtures.documents(in: split)
         #expect(docs.count == all.count)
         #expect(Set(docs.map { $0.jsonLine() }) == Set(all.map { $0.jsonLine() }))
+        // Contiguous shares: the tasks' shards in name order hold the documents in input order.
+        #expect(docs.map { $0.jsonLine() } == all.map { $0.jsonLine() })
         // Splitting twice the same way gives the same shards.
         let again = Fixtures.tempDir("split2")
         for t in 0..<3 {

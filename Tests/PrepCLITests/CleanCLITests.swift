@@ -57,6 +57,8 @@ import TestSupport
         let one = try Fixtures.documents(in: many + "-one")
         #expect(Set(split.map { $0.jsonLine() }) == Set(one.map { $0.jsonLine() }))
         #expect(split.count == one.count)
+        // Contiguous shares: read in name order, the tasks' shards hold the single run's order.
+        #expect(split.map { $0.jsonLine() } == one.map { $0.jsonLine() })
     }
 
     @Test func configFileAndPrintConfig() throws {
