@@ -225,12 +225,26 @@ public enum Tokenize {
                         }
                     }
                 } else {
+                    // Documents are encoded in batches of about 4 MB of text, spread over the
+                    // threads (the input's share of a few large shards would otherwise leave a
+                    // thread idle); they are kept in their order, so the bytes do not change.
+                    var batch: [Document] = []
+                    var batchBytes = 0
+                    func flush() {
+                        let encoded = encodeBatch(batch, tokenizer: tokenizer, eot: UInt32(eot), threads: layout.threads)
+                        for (doc, t) in zip(batch, encoded) {
+                            items.append(Item(val: isValidation(id: doc.id, fraction: options.valFraction), tokens: t, mask: nil))
+                        }
+                        batch.removeAll(keepingCapacity: true)
+                        batchBytes = 0
+                    }
                     try Shards.forEachDocument(in: inputs[k].path, onInvalidLine: { _ in errors += 1 }) { doc, _ in
                         records += 1
-                        var t: [UInt32] = [UInt32(eot)]
-                        t.append(contentsOf: tokenizer.encodeOrdinary(doc.text).lazy.map { UInt32($0) })
-                        items.append(Item(val: isValidation(id: doc.id, fraction: options.valFraction), tokens: t, mask: nil))
+                        batch.append(doc)
+                        batchBytes += doc.text.utf8.count
+                        if batchBytes >= 4 << 20 { flush() }
                     }
+                    flush()
                 }
             } catch {
                 commit.fail(error)
@@ -265,6 +279,33 @@ public enum Tokenize {
             timings: .since(started, bytes: bytes))
         try manifest.write(to: manifestPath)
         return TokenizeResult(manifest: manifest, manifestPath: manifestPath, upToDate: false)
+    }
+
+    /// Each document's tokens, the end-of-text first; on `threads` threads when there are
+    /// several, in the documents' order.
+    static func encodeBatch(_ docs: [Document], tokenizer: Tokenizer, eot: UInt32, threads: Int) -> [[UInt32]] {
+        @Sendable func encode(_ d: Document) -> [UInt32] {
+            var t: [UInt32] = [eot]
+            t.append(contentsOf: tokenizer.encodeOrdinary(d.text).lazy.map { UInt32($0) })
+            return t
+        }
+        guard threads > 1, docs.count > 1 else { return docs.map(encode) }
+        let slots = Slots(count: docs.count)
+        // A few documents per work item, so long ones do not leave a thread waiting at the end.
+        let per = max(1, docs.count / (threads * 8))
+        DispatchQueue.concurrentPerform(iterations: (docs.count + per - 1) / per) { c in
+            for i in (c * per) ..< min(docs.count, (c + 1) * per) { slots.set(i, encode(docs[i])) }
+        }
+        return slots.values
+    }
+
+    /// One slot per document, each written by one work item only.
+    final class Slots: @unchecked Sendable {
+        private var values_: [[UInt32]]
+        private let lock = NSLock()
+        init(count: Int) { values_ = Array(repeating: [], count: count) }
+        func set(_ i: Int, _ v: [UInt32]) { lock.lock(); values_[i] = v; lock.unlock() }
+        var values: [[UInt32]] { lock.lock(); defer { lock.unlock() }; return values_ }
     }
 
     static func isUpToDate(_ m: TokenizeManifest, inputs: [IngestInput], tokenizer: Tokenizer, outDir: String,
