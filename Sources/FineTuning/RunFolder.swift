@@ -58,7 +58,8 @@ public struct RunFolder: Sendable {
                 unlink(ModelCard.path(for: path + "/" + n))
             }
         }
-        for n in names where n.hasPrefix(".") && n.contains(".tmp-") { unlink(path + "/" + n) }
+        // Temporary files of writes a killed run left (`NAME.tmp-PID`).
+        for n in names where n.contains(".tmp-") { unlink(path + "/" + n) }
     }
 
     /// Keeps the metrics of steps up to `step` (a resumed run rewrites what came after its

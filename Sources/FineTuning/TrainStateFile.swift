@@ -1,4 +1,5 @@
 import Foundation
+import GPTModel
 
 /// The state file beside each checkpoint's model (`state_<step>.bin`). Little-endian:
 ///
@@ -66,18 +67,8 @@ public enum TrainStateFile {
     }
 }
 
-/// Writes `data` under a temporary name in the same folder and renames it into place, so a
-/// killed run never leaves a half-written file under the final name.
+/// Writes `data` whole or not at all (GPTModel's atomic writer: a temporary name in the same
+/// folder, renamed into place).
 public func writeAtomically(_ data: Data, to path: String) throws {
-    let url = URL(fileURLWithPath: path)
-    let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
-    do {
-        try data.write(to: tmp)
-        guard rename(tmp.path, path) == 0 else {
-            throw DataError(message: "\(path): cannot rename into place (\(String(cString: strerror(errno))))")
-        }
-    } catch {
-        unlink(tmp.path)
-        throw error
-    }
+    try writeFileAtomically([UInt8](data), to: path)
 }

@@ -89,7 +89,8 @@ final class ReadableFile {
 }
 
 /// Writes a file under a temporary name in the same folder and renames it over `path` on
-/// `commit()`. Dropped without a commit, it removes the temporary file.
+/// `commit()`. Dropped without a commit, it removes the temporary file. Every file the engine and
+/// the trainer write goes through it (`writeFileAtomically` for the modules above).
 final class AtomicFileWriter {
     let path: String
     private let temporaryPath: String
@@ -129,6 +130,13 @@ final class AtomicFileWriter {
     func write(_ floats: [Float]) throws { try floats.withUnsafeBytes { try write($0) } }
     func write(_ words: [UInt16]) throws { try words.withUnsafeBytes { try write($0) } }
 
+    /// Writes `bytes` to `path` whole or not at all.
+    static func write(_ bytes: [UInt8], to path: String) throws {
+        let w = try AtomicFileWriter(path: path)
+        try w.write(bytes)
+        try w.commit()
+    }
+
     /// Closes the file and renames it over the target.
     func commit() throws {
         let rc = close(fd)
@@ -145,3 +153,9 @@ private func errnoText() -> String { String(cString: strerror(errno)) }
 
 /// POSIX write(2), named apart from the writer's own `write` methods.
 private func systemWrite(_ fd: Int32, _ p: UnsafeRawPointer, _ n: Int) -> Int { write(fd, p, n) }
+
+/// Writes `bytes` to `path` under a temporary name and renames it into place, so a killed run
+/// never leaves a half-written file under the final name.
+public func writeFileAtomically(_ bytes: [UInt8], to path: String) throws {
+    try AtomicFileWriter.write(bytes, to: path)
+}
