@@ -226,6 +226,27 @@ import Tokenization
         #expect(again.stdout.contains(#""up_to_date" : true"#))
     }
 
+    /// A run killed while writing its files leaves some of them and a temporary one behind: the
+    /// rerun removes the temporary file and writes every file again (a kill rarely lands in that
+    /// window, so the test makes the state by hand).
+    @Test func trainTokenizerRerunClearsWhatAKilledWriteLeft() throws {
+        let dir = Fixtures.tempDir("tokleft")
+        #expect(try Fixtures.prep(["ingest", Fixtures.samples, "--out", dir + "/docs", "--quiet"]).status == 3)
+        let args = ["train-tokenizer", dir + "/docs", "--vocab-size", "400", "--quiet"]
+        #expect(try Fixtures.prep(args + ["--out", dir + "/ref"]).status == 0)
+        let out = dir + "/killed"
+        #expect(try Fixtures.prep(args + ["--out", out]).status == 0)
+        unlink(out + "/manifest.json")
+        unlink(out + "/vocab.txt")
+        Fixtures.write("{\"half\": ", to: out + "/.gpt2_tokenizer.bin.tmp-99999")
+        Fixtures.write("{\"half\": ", to: out + "/.manifest.json.tmp-99998")
+        Fixtures.write("garbage", to: out + "/merges.txt")
+        #expect(try Fixtures.prep(args + ["--out", out]).status == 0)
+        #expect(outputFiles(out) == outputFiles(dir + "/ref"))
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: out).filter { $0.hasPrefix(".") }
+        #expect(leftovers.isEmpty, "\(leftovers)")
+    }
+
     /// Killed with SIGKILL at several moments and rerun, train-tokenizer and tokenize give the
     /// bytes of an uninterrupted run.
     @Test func killedTokenizerStagesRerunToTheSameBytes() throws {

@@ -53,7 +53,7 @@ public enum TrainTokenizer {
            old.files.allSatisfy({ FileManager.default.fileExists(atPath: outDir + "/" + $0) }) {
             return (old, true)
         }
-        unlink(manifestPath)
+        try removeStaleFiles(outDir)
         let pre = PreTokenizer(options.pattern)
         var table: [[UInt8]: UInt64] = [:]
         var documents = 0
@@ -120,6 +120,22 @@ public enum TrainTokenizer {
         return (manifest, false)
     }
 
+    /// The files `writeFiles` writes, in the order it writes them.
+    static let fileNames = ["tokenizer.json", "vocab.json", "merges.txt", "tokenizer.tiktoken", "gpt2_tokenizer.bin", "vocab.txt"]
+
+    /// Removes the manifest first (so that it never describes files of another run), then the
+    /// tokenizer files and any temporary file a killed run left (`.NAME.tmp-PID`).
+    static func removeStaleFiles(_ dir: String) throws {
+        unlink(dir + "/manifest.json")
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+        for name in names where fileNames.contains(name)
+            || (["manifest.json"] + fileNames).contains(where: { name.hasPrefix("." + $0 + ".tmp-") }) {
+            if unlink(dir + "/" + name) != 0 && errno != ENOENT {
+                throw IngestError.output("\(dir)/\(name): cannot remove a stale output")
+            }
+        }
+    }
+
     /// Every format: HF tokenizer.json, GPT-2 vocab.json + merges.txt, tiktoken ranks, llm.c's
     /// decoder table, and vocab.txt for people (id, then the token's bytes as escaped text).
     static func writeFiles(_ t: Tokenizer, to dir: String) throws -> [String] {
@@ -139,6 +155,6 @@ public enum TrainTokenizer {
             }
         }
         try AtomicFileWriter.write(Array(listing.utf8), to: dir + "/vocab.txt")
-        return ["tokenizer.json", "vocab.json", "merges.txt", "tokenizer.tiktoken", "gpt2_tokenizer.bin", "vocab.txt"]
+        return fileNames
     }
 }
