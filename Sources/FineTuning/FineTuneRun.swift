@@ -72,23 +72,6 @@ public final class FineTuneRun {
         folder = RunFolder(inputs.out)
     }
 
-    /// The tokenizer facts a `prep tokenize` folder records in its manifest.
-    struct DataFacts { var fingerprint: String?; var vocabularySize: Int?; var endOfText: Int? }
-
-    static func dataFacts(_ spec: String) -> DataFacts {
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: spec, isDirectory: &isDir), isDir.boolValue else { return DataFacts() }
-        let names = ((try? FileManager.default.contentsOfDirectory(atPath: spec)) ?? []).filter { $0.hasPrefix("manifest") && $0.hasSuffix(".json") }.sorted()
-        for n in names {
-            guard let data = FileManager.default.contents(atPath: spec + "/" + n),
-                  let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-                  let tok = obj["tokenizer"] as? [String: Any] else { continue }
-            return DataFacts(fingerprint: tok["fingerprint"] as? String, vocabularySize: tok["vocabulary_size"] as? Int,
-                             endOfText: tok["end_of_text"] as? Int)
-        }
-        return DataFacts()
-    }
-
     public func run() throws -> RunSummary {
         let started = Date()
         try folder.prepare()
@@ -118,7 +101,7 @@ public final class FineTuneRun {
         var valSpec = inputs.valData
         if valSpec == nil, (try? shardPaths(inputs.data, split: "val")) != nil { valSpec = inputs.data }
         let valShards = try valSpec.map { try shardPaths($0, split: "val").map { try MappedShard(path: $0) } } ?? []
-        let facts = Self.dataFacts(inputs.data)
+        let facts = DataFacts.read(inputs.data)
         let card = ModelCard.read(for: resolveCheckpoint(inputs.base))
         if let a = facts.fingerprint, let b = card?.tokenizerFingerprint {
             guard a == b else {

@@ -240,8 +240,9 @@ struct RunPipelineCommand: AsyncParsableCommand {
                              + r.status.padding(toLength: 12, withPad: " ", startingAt: 0)
                              + String(format: "%9.1f", r.seconds) + "  " + (r.out ?? ""))
             }
-            lines.append(String(format: "%.1fs in all; summary: %@/pipeline-summary.json; report: %@/report.html",
-                                summary.seconds, p.workdir, p.workdir))
+            lines.append(dryRun ? "dry run: nothing ran, nothing written"
+                         : String(format: "%.1fs in all; summary: %@/pipeline-summary.json; report: %@/report.html",
+                                  summary.seconds, p.workdir, p.workdir))
             FileHandle.standardError.write(Data((lines.joined(separator: "\n") + "\n").utf8))
         }
         // A stage's own status passes through (75: a training stage asks to be requeued).

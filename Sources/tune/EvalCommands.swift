@@ -22,16 +22,7 @@ func chatTemplate(file: String?, data: String?) throws -> ChatTemplate {
             throw ValidationError("\(file): \(error)")
         }
     }
-    if let data, let names = try? FileManager.default.contentsOfDirectory(atPath: data) {
-        for n in names.sorted() where n.hasPrefix("manifest") && n.hasSuffix(".json") {
-            guard let d = FileManager.default.contents(atPath: data + "/" + n),
-                  let obj = try? JSONSerialization.jsonObject(with: d) as? [String: Any],
-                  let opts = obj["options"] as? [String: Any], let t = opts["template"],
-                  let tdata = try? JSONSerialization.data(withJSONObject: t),
-                  let template = try? ConfigFile.decoder.decode(ChatTemplate.self, from: tdata) else { continue }
-            return template
-        }
-    }
+    if let data, let template = DataFacts.read(data).template { return template }
     return .default
 }
 
