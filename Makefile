@@ -26,7 +26,7 @@ demo: build
 	@scripts/demo.sh
 
 bench: build venv
-	@bench/run.sh
+	@BIG=$(BIG) bench/run.sh
 
 samples:
 	python3 scripts/make-samples.py

@@ -36,13 +36,20 @@ def cpu_model():
 def machine():
     return f"{platform.machine()}, {os.cpu_count()} cores, {cpu_model()}"
 
-def write_section(name, body):
+HEADER = "# Benchmark results\n\nWritten by `make bench`; each section by its own benchmark, the summary by bench/summary.py.\n"
+
+def write_section(name, body, first=False):
+    """Replaces the section `name` of bench/RESULTS.md, or adds it (at the end, or right after the
+    header when `first`)."""
     path = os.path.join(ROOT, "bench/RESULTS.md")
-    text = open(path).read() if os.path.exists(path) else "# Benchmark results\n\nWritten by `make bench`; each section by its own benchmark.\n"
+    text = open(path).read() if os.path.exists(path) else HEADER
     start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
     block = f"{start}\n## {name}\n\n{body}\n{end}"
     if start in text:
         text = text[:text.index(start)] + block + text[text.index(end) + len(end):]
+    elif first and "\n<!-- " in text:
+        k = text.index("\n<!-- ") + 1
+        text = text[:k] + block + "\n\n" + text[k:]
     else:
         text = text.rstrip() + "\n\n" + block + "\n"
     open(path, "w").write(text)

@@ -9,7 +9,7 @@ PyTorch is not installed here (about 5 GB with its GPU libraries): its numbers b
 says so.
 
   engine.py [--repeat N] [--steps N]"""
-import argparse, json, os, statistics, subprocess, sys
+import argparse, json, os, statistics, subprocess, sys, time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import ROOT, machine, write_section
 
@@ -60,7 +60,7 @@ def main():
     print(body)
     write_section("engine: GPT-2 small training step (tune bench)", body)
     os.makedirs(os.path.join(ROOT, "bench/results"), exist_ok=True)
-    json.dump({"machine": machine(), "core": core, "rows": raw}, open(os.path.join(ROOT, "bench/results/engine.json"), "w"), indent=1)
+    json.dump({"date": time.strftime("%Y-%m-%d"), "machine": machine(), "core": core, "rows": raw}, open(os.path.join(ROOT, "bench/results/engine.json"), "w"), indent=1)
 
 if __name__ == "__main__":
     main()
