@@ -61,7 +61,7 @@ enum ByteLevel {
     /// The bytes a string of alphabet characters stands for, or nil when it holds another character.
     static func decode(_ text: String) -> [UInt8]? {
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(text.unicodeScalars.count)
+        bytes.reserveCapacity(text.utf8.count)
         for s in text.unicodeScalars {
             guard let b = byte(for: s) else { return nil }
             bytes.append(b)

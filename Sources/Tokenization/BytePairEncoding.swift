@@ -46,8 +46,14 @@ final class BytePairEncoding: Sendable {
 
     /// `ranks` maps each mergeable token to its rank; ranks are distinct, every single byte is a
     /// token, and no token is empty.
-    init(ranks: [[UInt8]: Int]) throws(TokenizerError) {
-        var byRank = ranks.map { (bytes: $0.key, rank: $0.value) }
+    convenience init(ranks: [[UInt8]: Int]) throws(TokenizerError) {
+        try self.init(tokens: ranks.map { (bytes: $0.key, rank: $0.value) })
+    }
+
+    /// The same from a list of (token, rank) in any order; the caller guarantees that no two
+    /// entries have the same bytes (a dictionary's keys, say).
+    init(tokens: [(bytes: [UInt8], rank: Int)]) throws(TokenizerError) {
+        var byRank = tokens
         byRank.sort { $0.rank < $1.rank }
         var previous = -1
         for entry in byRank {

@@ -47,7 +47,14 @@ public struct Tokenizer: Sendable {
     /// token; ranks and special ids must all differ.
     public init(ranks: [[UInt8]: Int], specialTokens: [String: Int] = [:],
                 pattern: PreTokenizerPattern) throws(TokenizerError) {
-        let bpe = try BytePairEncoding(ranks: ranks)
+        try self.init(tokens: ranks.map { (bytes: $0.key, rank: $0.value) }, specialTokens: specialTokens, pattern: pattern)
+    }
+
+    /// The same from (token, rank) entries with distinct bytes, in any order (no dictionary of
+    /// byte arrays to build: loading a large vocabulary is faster).
+    init(tokens: [(bytes: [UInt8], rank: Int)], specialTokens: [String: Int],
+         pattern: PreTokenizerPattern) throws(TokenizerError) {
+        let bpe = try BytePairEncoding(tokens: tokens)
         var specialBytes: [Int: [UInt8]] = [:]
         for (text, id) in specialTokens.sorted(by: { $0.value < $1.value }) {
             guard !text.isEmpty else { throw .emptySpecialToken }
@@ -185,15 +192,30 @@ public struct Tokenizer: Sendable {
     /// lines in rank order, then `id base64(text)` lines of the special tokens in id order.
     private static func fingerprint(bpe: BytePairEncoding, specialTokens: [String: Int],
                                     pattern: PreTokenizerPattern) -> String {
-        var sha = SHA256()
-        sha.update(Array("kiln-tokenizer 1\npattern \(pattern.regexSource)\n".utf8))
-        sha.update(Array("ranks \(bpe.tokens.count)\n".utf8))
-        for t in bpe.tokens { sha.update(Array("\(t.rank) \(Base64.encode(t.bytes))\n".utf8)) }
-        sha.update(Array("special \(specialTokens.count)\n".utf8))
-        for (text, id) in specialTokens.sorted(by: { $0.value < $1.value }) {
-            sha.update(Array("\(id) \(Base64.encode(Array(text.utf8)))\n".utf8))
+        // The text hashed: a header, "RANK BASE64\n" per token, then the special tokens. Built in
+        // one buffer (a 32k vocabulary is about half a megabyte) and hashed once.
+        var text = Array("kiln-tokenizer 1\npattern \(pattern.regexSource)\n".utf8)
+        text += Array("ranks \(bpe.tokens.count)\n".utf8)
+        text.reserveCapacity(text.count + bpe.tokens.count * 16)
+        for t in bpe.tokens {
+            appendDecimal(t.rank, to: &text)
+            text.append(UInt8(ascii: " "))
+            t.bytes.withUnsafeBufferPointer { Base64.append($0, to: &text) }
+            text.append(UInt8(ascii: "\n"))
         }
+        text += Array("special \(specialTokens.count)\n".utf8)
+        for (special, id) in specialTokens.sorted(by: { $0.value < $1.value }) {
+            text += Array("\(id) \(Base64.encode(Array(special.utf8)))\n".utf8)
+        }
+        var sha = SHA256()
+        sha.update(text)
         return sha.finalize().map { String($0, radix: 16).leftPadded(to: 2) }.joined()
+    }
+
+    private static func appendDecimal(_ value: Int, to out: inout [UInt8]) {
+        guard value >= 10 else { out.append(UInt8(ascii: "0") + UInt8(value)); return }
+        appendDecimal(value / 10, to: &out)
+        out.append(UInt8(ascii: "0") + UInt8(value % 10))
     }
 }
 
@@ -209,6 +231,8 @@ struct SHA256 {
                                    0x510E_527F, 0x9B05_688C, 0x1F83_D9AB, 0x5BE0_CD19]
     private var block: [UInt8] = []
     private var length: UInt64 = 0
+    /// The message schedule, kept between blocks so that no block allocates.
+    private var schedule = [UInt32](repeating: 0, count: 64)
 
     private static let k: [UInt32] = [
         0x428A_2F98, 0x7137_4491, 0xB5C0_FBCF, 0xE9B5_DBA5, 0x3956_C25B, 0x59F1_11F1, 0x923F_82A4, 0xAB1C_5ED5,
@@ -223,13 +247,14 @@ struct SHA256 {
 
     mutating func update(_ bytes: [UInt8]) {
         length &+= UInt64(bytes.count)
-        for b in bytes {
-            block.append(b)
-            if block.count == 64 {
-                compress()
-                block.removeAll(keepingCapacity: true)
-            }
+        var i = 0
+        // Fill a partial block first, then hash whole blocks straight from the input.
+        while i < bytes.count && !block.isEmpty {
+            block.append(bytes[i]); i += 1
+            if block.count == 64 { compress(block, at: 0); block.removeAll(keepingCapacity: true) }
         }
+        while bytes.count - i >= 64 { compress(bytes, at: i); i += 64 }
+        block.append(contentsOf: bytes[i...])
     }
 
     mutating func finalize() -> [UInt8] {
@@ -237,37 +262,46 @@ struct SHA256 {
         block.append(0x80)
         if block.count > 56 {
             while block.count < 64 { block.append(0) }
-            compress()
+            compress(block, at: 0)
             block.removeAll(keepingCapacity: true)
         }
         while block.count < 56 { block.append(0) }
         for i in (0..<8).reversed() { block.append(UInt8(truncatingIfNeeded: bits >> (8 * UInt64(i)))) }
-        compress()
+        compress(block, at: 0)
         return state.flatMap { w in (0..<4).reversed().map { UInt8(truncatingIfNeeded: w >> (8 * UInt32($0))) } }
     }
 
-    private mutating func compress() {
-        var w = [UInt32](repeating: 0, count: 64)
-        for i in 0..<16 {
-            w[i] = UInt32(block[4 * i]) << 24 | UInt32(block[4 * i + 1]) << 16
-                | UInt32(block[4 * i + 2]) << 8 | UInt32(block[4 * i + 3])
+    /// One 64-byte block of `data` starting at `offset`.
+    private mutating func compress(_ data: [UInt8], at offset: Int) {
+        var w = schedule
+        w.withUnsafeMutableBufferPointer { w in
+            data.withUnsafeBufferPointer { d in
+                for i in 0..<16 {
+                    let j = offset + 4 * i
+                    w[i] = UInt32(d[j]) << 24 | UInt32(d[j + 1]) << 16 | UInt32(d[j + 2]) << 8 | UInt32(d[j + 3])
+                }
+            }
+            for i in 16..<64 {
+                let s0 = w[i - 15].rotatedRight(7) ^ w[i - 15].rotatedRight(18) ^ (w[i - 15] >> 3)
+                let s1 = w[i - 2].rotatedRight(17) ^ w[i - 2].rotatedRight(19) ^ (w[i - 2] >> 10)
+                w[i] = w[i - 16] &+ s0 &+ w[i - 7] &+ s1
+            }
+            var (a, b, c, d, e, f, g, h) = (state[0], state[1], state[2], state[3], state[4], state[5], state[6], state[7])
+            Self.k.withUnsafeBufferPointer { k in
+                for i in 0..<64 {
+                    let s1 = e.rotatedRight(6) ^ e.rotatedRight(11) ^ e.rotatedRight(25)
+                    let ch = (e & f) ^ (~e & g)
+                    let t1 = h &+ s1 &+ ch &+ k[i] &+ w[i]
+                    let s0 = a.rotatedRight(2) ^ a.rotatedRight(13) ^ a.rotatedRight(22)
+                    let maj = (a & b) ^ (a & c) ^ (b & c)
+                    let t2 = s0 &+ maj
+                    (h, g, f, e, d, c, b, a) = (g, f, e, d &+ t1, c, b, a, t1 &+ t2)
+                }
+            }
+            state[0] &+= a; state[1] &+= b; state[2] &+= c; state[3] &+= d
+            state[4] &+= e; state[5] &+= f; state[6] &+= g; state[7] &+= h
         }
-        for i in 16..<64 {
-            let s0 = w[i - 15].rotatedRight(7) ^ w[i - 15].rotatedRight(18) ^ (w[i - 15] >> 3)
-            let s1 = w[i - 2].rotatedRight(17) ^ w[i - 2].rotatedRight(19) ^ (w[i - 2] >> 10)
-            w[i] = w[i - 16] &+ s0 &+ w[i - 7] &+ s1
-        }
-        var (a, b, c, d, e, f, g, h) = (state[0], state[1], state[2], state[3], state[4], state[5], state[6], state[7])
-        for i in 0..<64 {
-            let s1 = e.rotatedRight(6) ^ e.rotatedRight(11) ^ e.rotatedRight(25)
-            let ch = (e & f) ^ (~e & g)
-            let t1 = h &+ s1 &+ ch &+ Self.k[i] &+ w[i]
-            let s0 = a.rotatedRight(2) ^ a.rotatedRight(13) ^ a.rotatedRight(22)
-            let maj = (a & b) ^ (a & c) ^ (b & c)
-            let t2 = s0 &+ maj
-            (h, g, f, e, d, c, b, a) = (g, f, e, d &+ t1, c, b, a, t1 &+ t2)
-        }
-        for (i, v) in [a, b, c, d, e, f, g, h].enumerated() { state[i] = state[i] &+ v }
+        schedule = w
     }
 }
 

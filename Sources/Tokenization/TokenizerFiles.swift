@@ -417,45 +417,59 @@ public enum TokenizerFiles {
     private static func tokenizer(vocab: [(String, Int)], merges: [(String, String)], added: [(String, Int)],
                                   pattern: PreTokenizerPattern, path: String) throws(TokenizerFileError) -> Tokenizer {
         func fail(_ message: String) -> TokenizerFileError { TokenizerFileError(path: path, message: message) }
-        var idOfBytes: [[UInt8]: Int] = [:]
-        var seenIDs = Set<Int>()
+        var idOfBytes: [ByteKey: Int] = [:]
+        idOfBytes.reserveCapacity(vocab.count)
+        var decoded: [[UInt8]?] = []
+        decoded.reserveCapacity(vocab.count)
+        var seenIDs = Set<Int>(minimumCapacity: vocab.count)
         for (key, id) in vocab {
             guard seenIDs.insert(id).inserted else { throw fail("id \(id) appears twice in the vocabulary") }
-            if let bytes = ByteLevel.decode(key) { idOfBytes[bytes] = id }
+            let bytes = ByteLevel.decode(key)
+            decoded.append(bytes)
+            if let bytes { idOfBytes[ByteKey(bytes)] = id }
         }
-        var ranks: [[UInt8]: Int] = [:]
+        var rankOf: [ByteKey: Int] = [:]
+        rankOf.reserveCapacity(merges.count + 256)
+        var tokens: [(bytes: [UInt8], rank: Int)] = []
+        tokens.reserveCapacity(merges.count + 256)
         for b in 0...255 {
-            guard let id = idOfBytes[[UInt8(b)]] else { throw fail("the vocabulary has no token for byte \(b)") }
-            ranks[[UInt8(b)]] = id
+            guard let id = idOfBytes[ByteKey([UInt8(b)])] else { throw fail("the vocabulary has no token for byte \(b)") }
+            rankOf[ByteKey([UInt8(b)])] = id
+            tokens.append(([UInt8(b)], id))
         }
         var lastID = -1
         for (k, merge) in merges.enumerated() {
             guard let a = ByteLevel.decode(merge.0), let b = ByteLevel.decode(merge.1) else {
                 throw fail("merge \(k + 1) (\(merge.0) \(merge.1)) is not byte-level text")
             }
-            let token = a + b
+            let token = ByteKey(a + b)
             guard let id = idOfBytes[token] else {
                 throw fail("merge \(k + 1) makes \(merge.0 + merge.1), which is not in the vocabulary")
             }
-            if ranks[token] != nil { continue }
+            if rankOf[token] != nil { continue }
             guard id > lastID else {
                 throw fail("merge \(k + 1) makes id \(id) after id \(lastID): ids do not follow merge order")
             }
             lastID = id
-            ranks[token] = id
+            rankOf[token] = id
+            tokens.append((token.bytes, id))
         }
         var specials: [String: Int] = [:]
-        for (key, id) in vocab {
-            if let bytes = ByteLevel.decode(key), ranks[bytes] == id { continue }
+        for ((key, id), bytes) in zip(vocab, decoded) {
+            if let bytes, rankOf[ByteKey(bytes)] == id { continue }
             specials[key] = id
         }
         for (content, id) in added {
-            if ranks[Array(content.utf8)] == id { continue }
+            if rankOf[ByteKey(Array(content.utf8))] == id { continue }
             if let other = specials.updateValue(id, forKey: content), other != id {
                 throw fail("added token \(content) has id \(id) and \(other)")
             }
         }
-        return try tokenizer(ranks: ranks, specialTokens: specials, pattern: pattern, path: path)
+        do {
+            return try Tokenizer(tokens: tokens, specialTokens: specials, pattern: pattern)
+        } catch {
+            throw TokenizerFileError(path: path, message: error.description)
+        }
     }
 
     /// Each multi-byte token's two parts in rank order, as byte-level text.
@@ -542,4 +556,12 @@ public enum TokenizerFiles {
     }
 
     private static func lastError() -> String { String(cString: strerror(errno)) }
+}
+
+/// A byte string as a dictionary key, hashed in one call (an array of bytes as a key is hashed
+/// byte by byte, which made loading a large vocabulary slow).
+private struct ByteKey: Hashable {
+    let bytes: [UInt8]
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+    func hash(into hasher: inout Hasher) { bytes.withUnsafeBytes { hasher.combine(bytes: $0) } }
 }
