@@ -24,6 +24,62 @@ public enum ConfigFile {
         d.keyDecodingStrategy = .convertFromSnakeCase
         return d
     }
+
+    /// Options as YAML with snake_case keys in sorted order, in the form `--config` reads:
+    /// what `--print-config` shows. Written from the JSON encoding, so booleans stay booleans and
+    /// text is quoted exactly when JSON quotes it.
+    public static func yaml<T: Encodable>(_ value: T) throws -> String {
+        let e = JSONEncoder()
+        e.keyEncodingStrategy = .convertToSnakeCase
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        guard let node = try Yams.compose(yaml: String(decoding: try e.encode(value), as: UTF8.self)) else { return "" }
+        var out = ""
+        emitYAML(node, indent: 0, into: &out)
+        return out
+    }
+
+    private static func emitYAML(_ node: Node, indent: Int, into out: inout String) {
+        let pad = String(repeating: "  ", count: indent)
+        switch node {
+        case let .mapping(mapping):
+            for (key, value) in mapping {
+                let k = key.string ?? ""
+                switch value {
+                case let .mapping(inner) where !inner.isEmpty:
+                    out += "\(pad)\(k):\n"
+                    emitYAML(value, indent: indent + 1, into: &out)
+                case let .sequence(items) where !items.isEmpty:
+                    out += "\(pad)\(k):\n"
+                    for item in items {
+                        if case .mapping = item {
+                            var nested = ""
+                            emitYAML(item, indent: indent + 2, into: &nested)
+                            out += "\(pad)  -" + nested.dropFirst(pad.count + 3)
+                        } else {
+                            out += "\(pad)  - \(scalarYAML(item))\n"
+                        }
+                    }
+                default:
+                    out += "\(pad)\(k): \(scalarYAML(value))\n"
+                }
+            }
+        default:
+            out += pad + scalarYAML(node) + "\n"
+        }
+    }
+
+    private static func scalarYAML(_ node: Node) -> String {
+        switch node {
+        case let .scalar(s):
+            guard s.style == .doubleQuoted || s.style == .singleQuoted else { return s.string }
+            // A JSON string is a valid YAML double-quoted scalar.
+            let e = JSONEncoder()
+            e.outputFormatting = [.withoutEscapingSlashes]
+            return (try? String(decoding: e.encode(s.string), as: UTF8.self)) ?? "\"\""
+        case .sequence: return "[]"
+        default: return "{}"
+        }
+    }
 }
 
 /// Decodes a YAML mapping onto `base`: the base value is encoded, the YAML's keys replace its

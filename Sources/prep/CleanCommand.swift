@@ -1,5 +1,6 @@
 import ArgumentParser
 import DataPrep
+import ShardFormat
 import Foundation
 
 struct CleanCommand: AsyncParsableCommand {
@@ -97,7 +98,7 @@ struct CleanCommand: AsyncParsableCommand {
     mutating func run() async throws {
         let options = try resolvedOptions()
         if printConfig {
-            print(try configYAML(options), terminator: "")
+            print(try ConfigFile.yaml(options), terminator: "")
             return
         }
         guard let out else { return }

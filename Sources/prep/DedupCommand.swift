@@ -1,5 +1,6 @@
 import ArgumentParser
 import DataPrep
+import ShardFormat
 import Foundation
 
 struct DedupCommand: AsyncParsableCommand {
@@ -100,7 +101,7 @@ struct DedupRun: AsyncParsableCommand {
     mutating func run() async throws {
         let options = try dedup.resolved()
         if printConfig {
-            print(try configYAML(options), terminator: "")
+            print(try ConfigFile.yaml(options), terminator: "")
             return
         }
         guard let out, !inputs.isEmpty else { throw ValidationError("give INPUT shards and --out") }

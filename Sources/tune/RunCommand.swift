@@ -145,7 +145,7 @@ struct RunCommand: AsyncParsableCommand {
     mutating func run() async throws {
         let o = try resolved()
         if printConfig {
-            print(try configYAMLText(o), terminator: "")
+            print(try ConfigFile.yaml(o), terminator: "")
             return
         }
         let output = Output(label: "run", quiet: quiet || json)
@@ -199,13 +199,6 @@ func eta(_ m: StepMetrics, total: Int) -> String {
     guard m.step > 0 else { return "?" }
     let s = Int((m.elapsed / Double(m.step) * Double(total - m.step)).rounded())
     return s >= 3600 ? String(format: "%dh%02dm", s / 3600, s % 3600 / 60) : s >= 60 ? String(format: "%dm%02ds", s / 60, s % 60) : "\(s)s"
-}
-
-/// Options in the form --config reads: snake_case keys, as JSON (which is also YAML).
-func configYAMLText<T: Encodable>(_ value: T) throws -> String {
-    let e = ConfigFile.encoder
-    e.outputFormatting = [.prettyPrinted, .sortedKeys]
-    return String(decoding: try e.encode(value), as: UTF8.self) + "\n"
 }
 
 extension ScheduleKind: ExpressibleByArgument {}
