@@ -5,6 +5,7 @@
 //   prep ─► DataPrep ─► ArchiveIO ─► CArchive, CZlib, CZstd, CIsal (libarchive, zlib, zstd, ISA-L)
 //              ├──────► ShardFormat ─► Tokenization
 //   tune ─► FineTuning ─► GPTModel ─► Kernels (OpenBLAS, loaded at run time)
+//              ├──────► MessagePassing ─► CMPI (Open MPI: data-parallel training over processes)
 //              └──────► ShardFormat ─► Tokenization
 // The two tools share only on-disk contracts (ShardFormat): tune links no libarchive, prep no BLAS.
 import PackageDescription
@@ -66,11 +67,17 @@ let package = Package(
         // The GPT-2 model: configuration, parameter table, forward/backward, checkpoints.
         .target(name: "GPTModel", dependencies: ["Kernels"]),
 
+        // Open MPI, owned by MessagePassing alone: the processes of an `mpirun`/`srun` job and
+        // the sums of gradients between them.
+        .systemLibrary(name: "CMPI", pkgConfig: "ompi-c",
+                       providers: [.apt(["libopenmpi-dev"])]),
+        .target(name: "MessagePassing", dependencies: ["CMPI"]),
+
         // Fine-tuning and continued pretraining: data loaders over token shards, AdamW, schedules.
-        .target(name: "FineTuning", dependencies: ["GPTModel", "ShardFormat"]),
+        .target(name: "FineTuning", dependencies: ["GPTModel", "ShardFormat", "MessagePassing"]),
 
         .executableTarget(name: "tune", dependencies: [
-            "FineTuning", "GPTModel", "Kernels", "ShardFormat", "Tokenization",
+            "FineTuning", "GPTModel", "Kernels", "MessagePassing", "ShardFormat", "Tokenization",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),

@@ -12,6 +12,7 @@ packages=(
   libarchive-tools # bsdtar: builds archive fixtures in the tests
   zstd xz-utils bzip2 gzip
   time             # GNU time: peak memory in the benchmarks
+  openmpi-bin libopenmpi-dev  # MPI: `mpirun -np N tune run` trains on N processes or machines
 )
 # `scripts/deps.sh test` adds what only the test suite needs.
 if [ "${1:-}" = "test" ]; then
