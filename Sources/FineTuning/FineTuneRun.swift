@@ -50,6 +50,11 @@ public struct RunSummary: Codable, Sendable {
     public var checkpoint: String?
     public var metrics: String
     public var plot: String
+    /// Processes that trained together (`mpirun -np N`); absent for a single process.
+    public var ranks: Int?
+    /// With several ranks: the fraction of the step time spent in the sums between them (steps
+    /// after the first).
+    public var communicationFraction: Double?
 }
 
 /// A whole `tune run`: the checks before the first step, the loop, evaluation, checkpoints,
@@ -59,18 +64,27 @@ public final class FineTuneRun {
     public private(set) var options: TrainOptions
     public let threads: Int
     public let resume: Bool
+    /// The processes training together, or nil for a single process. Each reads its own rows of
+    /// every step; rank 0 alone writes the run folder (checkpoints, metrics, plot, summary),
+    /// which every rank reads to resume.
+    public let replicas: ReplicaGroup?
     let onEvent: (RunEvent) -> Void
     let folder: RunFolder
 
-    public init(inputs: RunInputs, options: TrainOptions, threads: Int, resume: Bool,
+    public init(inputs: RunInputs, options: TrainOptions, threads: Int, resume: Bool, replicas: ReplicaGroup? = nil,
                 onEvent: @escaping (RunEvent) -> Void = { _ in }) {
         self.inputs = inputs
         self.options = options
         self.threads = max(1, threads)
         self.resume = resume
+        self.replicas = replicas
         self.onEvent = onEvent
         folder = RunFolder(inputs.out)
     }
+
+    /// Whether this process writes the run's files.
+    var writes: Bool { (replicas?.rank ?? 0) == 0 }
+    var ranks: Int { replicas?.size ?? 1 }
 
     public func run() throws -> RunSummary {
         let started = Date()
@@ -83,6 +97,12 @@ public final class FineTuneRun {
                 throw DataError(message: "\(inputs.out): no checkpoint to resume from (model_*.bin with its state_*.bin)")
             }
             let (state, header) = try TrainStateFile.read(folder.statePath(step: last))
+            // The data position counts steps of ranks × B rows: another rank count would read
+            // other rows.
+            let savedRanks = Int(header.facts["ranks"] ?? "1") ?? 1
+            guard savedRanks == ranks else {
+                throw DataError(message: "\(folder.statePath(step: last)) was saved by a run on \(savedRanks) process\(savedRanks == 1 ? "" : "es"); resume it on as many (this one has \(ranks)): its data position counts steps of \(savedRanks) × --batch-size rows")
+            }
             if header.options != options { onEvent(.warning("resuming with the options saved in \(folder.statePath(step: last)); the options given now are ignored")) }
             options = header.options
             resumeState = state
@@ -125,9 +145,12 @@ public final class FineTuneRun {
         }
         let padToken = Int32(facts.endOfText ?? card?.endOfText ?? 0)
         func loader(_ shards: [MappedShard], seed: UInt32, order: DataOrder) throws -> BatchLoader {
-            supervised
-                ? try ExampleLoader(shards: shards, B: o.batchSize, T: o.seqLen, packing: o.packing, seed: seed, padToken: padToken)
-                : try WindowLoader(shards: shards, B: o.batchSize, T: o.seqLen, order: order, seed: seed)
+            let rank = replicas?.rank ?? 0
+            return supervised
+                ? try ExampleLoader(shards: shards, B: o.batchSize, T: o.seqLen, rank: rank, worldSize: ranks,
+                                    packing: o.packing, seed: seed, padToken: padToken)
+                : try WindowLoader(shards: shards, B: o.batchSize, T: o.seqLen, rank: rank, worldSize: ranks,
+                                   order: order, seed: seed)
         }
         let trainLoader = try loader(trainShards, seed: o.seed, order: o.dataOrder)
         if let l = trainLoader as? ExampleLoader, l.cutExamples > 0 {
@@ -138,7 +161,7 @@ public final class FineTuneRun {
         let model = GPT(config: config, parameters: checkpoint.parameters, threads: threads)
         let lora: LoRAModel? = o.loraRank > 0 ? LoRAModel(model: model, options: o.lora, seed: UInt64(o.seed)) : nil
         if let lora, let s = resumeState { try lora.loadAdapters(from: folder.adapterPath(step: s.step)) }
-        let trainer = Trainer(model: lora ?? model, options: o, loader: trainLoader)
+        let trainer = Trainer(model: lora ?? model, options: o, loader: trainLoader, replicas: replicas)
         if let lora {
             onEvent(.info(String(format: "LoRA rank %d (alpha %.0f) on %@: %d trained parameters (%.2f%% of %d)", o.loraRank, o.loraAlpha,
                                  o.loraTargets.map(\.rawValue).joined(separator: ","), lora.parameters.count,
@@ -147,24 +170,30 @@ public final class FineTuneRun {
         var metrics: [StepMetrics] = []
         if let s = resumeState {
             trainer.restore(s)
-            metrics = try folder.truncateMetrics(after: s.step)
-        } else {
+            if writes { metrics = try folder.truncateMetrics(after: s.step) }
+        } else if writes {
             try? FileManager.default.removeItem(atPath: folder.metricsPath)
         }
-        onEvent(.info("\(supervised ? "supervised fine-tuning" : "continued pretraining"): \(config), B=\(o.batchSize) T=\(o.seqLen) accumulation \(o.gradAccum), \(trainer.loader.batchesPerEpoch) batches per epoch, \(valShards.isEmpty ? "no validation data" : "validation on \(valShards.count) shards")"))
+        onEvent(.info("\(supervised ? "supervised fine-tuning" : "continued pretraining"): \(config), B=\(o.batchSize) T=\(o.seqLen) accumulation \(o.gradAccum)\(replicas == nil ? "" : " on each of \(ranks) processes (MPI)"), \(trainer.loader.batchesPerEpoch) batches per epoch, \(valShards.isEmpty ? "no validation data" : "validation on \(valShards.count) shards")"))
 
         func evaluate() throws -> Double? {
             guard !valShards.isEmpty else { return nil }
             var l = try loader(valShards, seed: 0, order: .shuffle)
-            return trainer.evaluate(&l, batches: min(o.evalBatches, max(1, l.batchesPerEpoch)))
+            return try trainer.evaluate(&l, batches: min(o.evalBatches, max(1, l.batchesPerEpoch)))
         }
         let facts0: [String: String] = [
             "config": config.description, "base": inputs.base, "data": inputs.data,
             "tokenizer": facts.fingerprint ?? card?.tokenizerFingerprint ?? "unknown",
+            "ranks": String(ranks),
         ]
         var lastSaved: Int? = resumeState?.step
         func save() throws {
             let step = trainer.step
+            try checkReplicasAgree(model.parameters, step: step)
+            guard writes else {
+                lastSaved = step
+                return
+            }
             let path: String
             if let lora {
                 path = folder.adapterPath(step: step)
@@ -202,24 +231,35 @@ public final class FineTuneRun {
                 }
             }
             metrics.append(m)
-            try folder.appendMetrics(m)
+            if writes { try folder.appendMetrics(m) }
             onEvent(.step(m))
             if (o.saveEvery > 0 && trainer.step % o.saveEvery == 0) || last {
                 try save()
             }
-            if (o.evalEvery > 0 && trainer.step % o.evalEvery == 0) || last || trainer.step % 50 == 0 {
+            if writes && ((o.evalEvery > 0 && trainer.step % o.evalEvery == 0) || last || trainer.step % 50 == 0) {
                 try folder.writePlot(metrics, title: "tune run \(inputs.out)")
             }
-            if let sig = SignalTrap.pending, !last {
+            // A signal to any rank stops them all after the same step (each rank checkpoints
+            // through rank 0 and exits with the requeue status).
+            var signal = SignalTrap.pending
+            if let replicas {
+                let s = try replicas.largest(Double(signal ?? 0))
+                signal = s > 0 ? Int32(s) : nil
+            }
+            if let sig = signal, !last {
                 try save()
-                try folder.writePlot(metrics, title: "tune run \(inputs.out)")
+                if writes { try folder.writePlot(metrics, title: "tune run \(inputs.out)") }
                 throw TrainError.interrupted(step: trainer.step, signal: sig)
             }
         }
-        try folder.writePlot(metrics, title: "tune run \(inputs.out)")
+        if writes { try folder.writePlot(metrics, title: "tune run \(inputs.out)") }
         let seconds = Date().timeIntervalSince(started)
         let tokens = metrics.reduce(0.0) { $0 + $1.trainedTokens }
         let timed = metrics.suffix(max(1, metrics.count - 1))  // the first step warms caches up
+        // Seconds of each step: its positions (the same every step) over its speed.
+        let positionsPerStep = Double(o.batchSize * o.seqLen * o.gradAccum * ranks)
+        let stepSeconds = timed.reduce(0.0) { $0 + positionsPerStep / max($1.tokensPerSecond, 1e-9) }
+        let commSeconds = timed.reduce(0.0) { $0 + ($1.communicationSeconds ?? 0) }
         let summary = RunSummary(
             inputs: inputs, options: o, config: config, supervised: supervised, steps: trainer.step,
             resumedFrom: resumeState?.step, finalLoss: metrics.last?.loss, initialValLoss: initialVal,
@@ -227,11 +267,32 @@ public final class FineTuneRun {
             tokensPerSecond: timed.isEmpty ? 0 : timed.reduce(0) { $0 + $1.tokensPerSecond } / Double(timed.count),
             gflops: timed.isEmpty ? 0 : timed.reduce(0) { $0 + $1.gflops } / Double(timed.count),
             checkpoint: lastSaved.map { lora == nil ? folder.modelPath(step: $0) : folder.adapterPath(step: $0) },
-            metrics: folder.metricsPath, plot: folder.plotPath)
+            metrics: folder.metricsPath, plot: folder.plotPath,
+            ranks: replicas == nil ? nil : ranks,
+            communicationFraction: replicas == nil || stepSeconds <= 0 ? nil : commSeconds / stepSeconds)
+        guard writes else { return summary }
         let e = JSONEncoder()
         e.keyEncodingStrategy = .convertToSnakeCase
         e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         try writeAtomically(try e.encode(summary) + Data("\n".utf8), to: folder.summaryPath)
         return summary
+    }
+
+    /// Stops the run when the replicas' parameters differ: they take the same steps from the same
+    /// checkpoint, so a difference means a bug or a bad node, and rank 0's checkpoint would not
+    /// be the others' model. Compares a sum of the parameters (one pass, two tiny collectives).
+    func checkReplicasAgree(_ parameters: UnsafeMutableBufferPointer<Float>, step: Int) throws {
+        guard let replicas else { return }
+        var sum = 0.0, weighted = 0.0
+        for (i, p) in parameters.enumerated() {
+            sum += Double(p)
+            weighted += Double(p) * Double(i % 1021 + 1)
+        }
+        var hi = [sum, weighted], lo = [-sum, -weighted]
+        try hi.withUnsafeMutableBufferPointer { try replicas.maximum($0) }
+        try lo.withUnsafeMutableBufferPointer { try replicas.maximum($0) }
+        guard hi[0] == -lo[0], hi[1] == -lo[1] else {
+            throw DataError(message: "after step \(step) the \(replicas.size) processes hold different parameters (checksums \(-lo[0])…\(hi[0])); the checkpoint is not written")
+        }
     }
 }

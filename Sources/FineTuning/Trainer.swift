@@ -85,12 +85,16 @@ public struct StepMetrics: Codable, Equatable, Sendable {
     public var tokensPerSecond: Double
     public var gflops: Double
     public var elapsed: Double
+    /// With several replicas (`mpirun -np N`): seconds of the step spent in the sums between
+    /// them (the transfers, and the wait for the slowest replica). Absent for a single process.
+    /// Trained tokens, tokens/s and GFLOP/s count every replica's rows.
+    public var communicationSeconds: Double?
 
     public init(step: Int, loss: Double, valLoss: Double?, lr: Double, gradNorm: Double, trainedTokens: Double,
-                tokensPerSecond: Double, gflops: Double, elapsed: Double) {
+                tokensPerSecond: Double, gflops: Double, elapsed: Double, communicationSeconds: Double? = nil) {
         self.step = step; self.loss = loss; self.valLoss = valLoss; self.lr = lr; self.gradNorm = gradNorm
         self.trainedTokens = trainedTokens; self.tokensPerSecond = tokensPerSecond; self.gflops = gflops
-        self.elapsed = elapsed
+        self.elapsed = elapsed; self.communicationSeconds = communicationSeconds
     }
 }
 
@@ -112,18 +116,25 @@ public enum TrainError: Error, CustomStringConvertible {
 /// The optimisation loop: gradient accumulation normalised by the trained tokens of the whole
 /// step, global-norm clipping, the schedule, AdamW; evaluation, checkpoints and metrics through
 /// callbacks so that files stay the caller's business.
+///
+/// With `replicas`, each replica's loader reads its own rows of each step (see `BatchLoader`'s
+/// rank and world size) and the step's trained tokens, gradients and loss are summed over the
+/// replicas before clipping and the update: N replicas of batch B take the step of one process
+/// with batch N×B, up to the order of the floating-point sums.
 public final class Trainer {
     public let model: TrainableModel
     public let options: TrainOptions
     public let optimizer: AdamW
     public var loader: BatchLoader
+    public let replicas: ReplicaGroup?
     /// The next step to run (from 0).
     public private(set) var step = 0
 
-    public init(model: TrainableModel, options: TrainOptions, loader: BatchLoader) {
+    public init(model: TrainableModel, options: TrainOptions, loader: BatchLoader, replicas: ReplicaGroup? = nil) {
         self.model = model
         self.options = options
         self.loader = loader
+        self.replicas = replicas
         let ranges = options.decayAll ? [(range: 0..<model.parameters.count, decay: true)] : model.decayRanges
         optimizer = AdamW(count: model.parameters.count, decayRanges: ranges, options: options.adam)
     }
@@ -144,15 +155,29 @@ public final class Trainer {
     public func trainStep(startedAt: Date) throws -> StepMetrics {
         let t0 = Date()
         let micro = (0..<options.gradAccum).map { _ in loader.next() }
-        // The whole step's trained tokens normalise every micro-batch, so accumulation gives the
-        // update of the big batch (and a step of mostly padding is not over-weighted).
-        let total = micro.reduce(0.0) { $0 + $1.trainedTokens }
+        var communication = 0.0
+        func timed<R>(_ body: () throws -> R) rethrows -> R {
+            let t = Date()
+            defer { communication += Date().timeIntervalSince(t) }
+            return try body()
+        }
+        // The whole step's trained tokens (of every replica) normalise every micro-batch, so
+        // accumulation gives the update of the big batch (and a step of mostly padding is not
+        // over-weighted).
+        var total = micro.reduce(0.0) { $0 + $1.trainedTokens }
+        if let replicas { total = try timed { try replicas.summed([total])[0] } }
         model.zeroGradients()
         var lossSum = 0.0
         if total > 0 {
             for b in micro {
                 lossSum += model.forward(b).lossSum
                 model.backward(lossScale: Float(1 / total))
+            }
+            if let replicas {
+                try timed {
+                    try replicas.sum(model.gradients)
+                    lossSum = try replicas.summed([lossSum])[0]
+                }
             }
         }
         let loss = total > 0 ? lossSum / total : 0
@@ -170,20 +195,27 @@ public final class Trainer {
         }
         step += 1
         let seconds = max(1e-9, Date().timeIntervalSince(t0))
-        let positions = Double(micro.reduce(0) { $0 + $1.B * $1.T })
+        // Every replica trains as many positions per step.
+        let positions = Double(micro.reduce(0) { $0 + $1.B * $1.T } * (replicas?.size ?? 1))
         return StepMetrics(step: step, loss: loss, valLoss: nil, lr: lr, gradNorm: norm, trainedTokens: total,
                            tokensPerSecond: positions / seconds,
                            gflops: positions * model.flopsPerToken / seconds / 1e9,
-                           elapsed: Date().timeIntervalSince(startedAt))
+                           elapsed: Date().timeIntervalSince(startedAt),
+                           communicationSeconds: replicas == nil ? nil : communication)
     }
 
-    /// Mean loss per trained token over up to `batches` batches of `loader` (no gradients kept).
-    public func evaluate(_ loader: inout BatchLoader, batches: Int) -> Double {
+    /// Mean loss per trained token over up to `batches` batches of `loader` (no gradients kept);
+    /// with replicas, over the rows of every replica's loader.
+    public func evaluate(_ loader: inout BatchLoader, batches: Int) throws -> Double {
         var loss = 0.0, weight = 0.0
         for _ in 0..<max(1, batches) {
             let r = model.forward(loader.next())
             loss += r.lossSum
             weight += r.weightSum
+        }
+        if let replicas {
+            let s = try replicas.summed([loss, weight])
+            loss = s[0]; weight = s[1]
         }
         return weight > 0 ? loss / weight : .nan
     }

@@ -2,6 +2,7 @@ import ArgumentParser
 import FineTuning
 import Foundation
 import GPTModel
+import MessagePassing
 import ShardFormat
 
 struct RunCommand: AsyncParsableCommand {
@@ -41,6 +42,24 @@ struct RunCommand: AsyncParsableCommand {
             read them merged into their base model. SIGTERM, SIGINT and SIGUSR1 write a checkpoint and
             exit with status 75.
 
+            ON SEVERAL PROCESSES OR MACHINES: MPI
+            Started by Open MPI's mpirun (or srun under Slurm), N processes train one
+            model together: each reads its own --batch-size rows of every step (the rows
+            one process with --batch-size N×B would read, in the same order, fixed by
+            --seed and N; --data-order llmc keeps llm.c's per-rank order instead), and
+            the step's trained tokens, gradients and loss are summed over the processes
+            (MPI_Allreduce) before clipping and the AdamW update. So N processes of batch
+            B follow the loss curve of one process of batch N×B, up to the order of the
+            floating-point sums. Rank 0 alone writes RUN; every rank reads it to
+            --resume, on the same number of processes. A signal to any process stops all
+            of them after the same step with a checkpoint and status 75; a process that
+            dies makes the launcher stop the others. --threads defaults to the cores
+            divided by the processes on the machine. metrics.jsonl gets each step's
+            communication_seconds, summary.json the ranks and the communication
+            fraction. Without mpirun or srun, tune run is a single process and MPI is
+            not started. As root, mpirun needs --allow-run-as-root; see the README for
+            several machines with a hostfile.
+
             EXAMPLES
               tune run --base out/base.bin --data out/sft-chat --out out/run \\
                   --steps 200 --batch-size 8 --seq-len 256 --lr 3e-4
@@ -50,6 +69,9 @@ struct RunCommand: AsyncParsableCommand {
               tune run --resume out/run --base out/base.bin --data out/sft-chat --out out/run
               tune run --config run.yaml --base out/base.bin --data out/sft --out out/run
               tune run --base gpt2.bin --data out/sft --out out/lora --lora-rank 8 --lora-alpha 16
+              mpirun -np 2 tune run --base out/base.bin --data out/tokens --out out/run \\
+                  --steps 200 --batch-size 8      # the steps of --batch-size 16 on one process
+              mpirun -np 8 --hostfile hosts tune run --base gpt2.bin --data /shared/tok --out /shared/run
 
             \(ExitStatus.helpText)
             """)
@@ -93,7 +115,7 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "LoRA: train rank-r adapters instead of the whole model (default: 0, full fine-tuning).") var loraRank: Int?
     @Option(help: "LoRA: the adapters' scale is alpha / rank (default: \(TrainOptions.defaults.loraAlpha)).") var loraAlpha: Double?
     @Option(help: "LoRA: comma-separated qkv, attn-proj, fc, fc-proj (default: qkv,attn-proj).") var loraTargets: String?
-    @Option(help: "Threads for the kernels and BLAS (default: the cores).") var threads: Int?
+    @Option(help: "Threads for the kernels and BLAS (default: the cores, divided by the MPI processes on the machine).") var threads: Int?
 
     @Flag(help: "Print the resolved options (JSON, which --config reads as YAML) and exit.") var printConfig = false
     @Flag(help: "Print the final summary as JSON on standard output.") var json = false
@@ -148,22 +170,36 @@ struct RunCommand: AsyncParsableCommand {
             print(try ConfigFile.yaml(o), terminator: "")
             return
         }
-        let output = Output(label: "run", quiet: quiet || json)
+        // Under mpirun or srun: one of N processes. MPI starts here, and only here.
+        let group: ProcessGroup?
+        if ProcessGroup.isLaunched(environment: ProcessInfo.processInfo.environment) {
+            do { group = try ProcessGroup.start() } catch {
+                throw Output(label: "run", quiet: false).fail(error)
+            }
+        } else {
+            group = nil
+        }
+        let rank = group?.rank ?? 0
+        // Rank 0 speaks for the job; the others print only their errors.
+        let output = Output(label: group.map { $0.size > 1 ? "run (rank \($0.rank))" : "run" } ?? "run",
+                            quiet: quiet || json || rank != 0, warnings: rank == 0)
         let isTerminal = isatty(2) == 1
-        let silent = quiet || json
+        let silent = quiet || json || rank != 0
         nonisolated(unsafe) var lastLine = Date.distantPast
+        let cores = ProcessInfo.processInfo.activeProcessorCount
         let run = FineTuneRun(
             inputs: RunInputs(base: base, data: data, valData: valData, out: out), options: o,
-            threads: threads ?? ProcessInfo.processInfo.activeProcessorCount, resume: resume) { event in
+            threads: threads ?? max(1, cores / (group?.localSize ?? 1)), resume: resume, replicas: group) { event in
             switch event {
             case let .info(s): output.info(s)
             case let .warning(s): output.warning(s)
             case let .evaluated(step, loss): output.info(String(format: "step %d: validation loss %.4f", step, loss))
             case let .saved(step, model): output.info("step \(step): checkpoint \(model)")
             case let .step(m):
-                let line = String(format: "step %d/%d  loss %.4f  lr %.2e  grad norm %.3f  %.0f tokens/s  %.1f GFLOP/s  ETA %@",
-                                  m.step, o.steps, m.loss, m.lr, m.gradNorm, m.tokensPerSecond, m.gflops,
-                                  eta(m, total: o.steps))
+                var line = String(format: "step %d/%d  loss %.4f  lr %.2e  grad norm %.3f  %.0f tokens/s  %.1f GFLOP/s",
+                                  m.step, o.steps, m.loss, m.lr, m.gradNorm, m.tokensPerSecond, m.gflops)
+                if let c = m.communicationSeconds { line += String(format: "  comm %.0f ms", c * 1000) }
+                line += "  ETA " + eta(m, total: o.steps)
                 // A line per step on a terminal (overwritten), else one every ten seconds.
                 if isTerminal {
                     if !silent { FileHandle.standardError.write(Data(("\r\u{1B}[2K" + line + (m.step == o.steps ? "\n" : "")).utf8)) }
@@ -176,13 +212,22 @@ struct RunCommand: AsyncParsableCommand {
         let summary: RunSummary
         do {
             summary = try run.run()
+            try group?.finish()
         } catch let e as TrainError {
-            output.error("\(e)")
+            // Every rank stops at the same step for these (the loss and the signals are agreed
+            // on), so they finish MPI together and the launcher returns this status.
+            if rank == 0 || !silent { output.error("\(e)") }
+            try? group?.finish()
             if case .interrupted = e { throw ExitCode(ExitStatus.requeue.rawValue) }
             throw ExitCode(ExitStatus.diverged.rawValue)
         } catch {
-            throw output.fail(error)
+            // An error that this rank may have seen alone (a file it could not write): the others
+            // may be waiting for it in a sum, so the whole job stops.
+            let code = output.fail(error)
+            if let group, group.size > 1 { group.abort(status: code.rawValue) }
+            throw code
         }
+        guard rank == 0 else { return }
         if json {
             try output.json(summary)
         } else {
@@ -190,6 +235,10 @@ struct RunCommand: AsyncParsableCommand {
                                summary.seconds, summary.tokensPerSecond, summary.gflops, summary.finalLoss ?? .nan)
                         + (summary.finalValLoss.map { String(format: ", validation %.4f", $0) } ?? "")
                         + (summary.initialValLoss.map { String(format: " (%.4f before)", $0) } ?? ""))
+            if let n = summary.ranks, let c = summary.communicationFraction {
+                output.info(String(format: "on %d processes (MPI): %.0f tokens/s in all, %.1f%% of each step in communication",
+                                   n, summary.tokensPerSecond, 100 * c))
+            }
             output.info("checkpoint: \(summary.checkpoint ?? "none"); metrics: \(summary.metrics); plot: \(summary.plot)")
         }
     }

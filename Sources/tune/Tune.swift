@@ -71,12 +71,18 @@ enum TuneMain {
 struct Output {
     let label: String
     let quiet: Bool
+    /// Warnings are printed even when quiet, unless this is false (ranks other than 0 of an
+    /// MPI job, whose warnings rank 0 prints too).
+    var warnings = true
 
     func info(_ s: String) {
         guard !quiet else { return }
         FileHandle.standardError.write(Data((s + "\n").utf8))
     }
-    func warning(_ s: String) { FileHandle.standardError.write(Data("tune \(label): warning: \(s)\n".utf8)) }
+    func warning(_ s: String) {
+        guard warnings else { return }
+        FileHandle.standardError.write(Data("tune \(label): warning: \(s)\n".utf8))
+    }
     func error(_ s: String) { FileHandle.standardError.write(Data("tune \(label): error: \(s)\n".utf8)) }
 
     func json<T: Encodable>(_ value: T) throws {
