@@ -68,6 +68,8 @@ public final class FineTuneRun {
     /// every step; rank 0 alone writes the run folder (checkpoints, metrics, plot, summary),
     /// which every rank reads to resume.
     public let replicas: ReplicaGroup?
+    /// With replicas: send each layer's gradients while the backward of the layers below runs.
+    public var overlapsCommunication = true
     let onEvent: (RunEvent) -> Void
     let folder: RunFolder
 
@@ -162,6 +164,7 @@ public final class FineTuneRun {
         let lora: LoRAModel? = o.loraRank > 0 ? LoRAModel(model: model, options: o.lora, seed: UInt64(o.seed)) : nil
         if let lora, let s = resumeState { try lora.loadAdapters(from: folder.adapterPath(step: s.step)) }
         let trainer = Trainer(model: lora ?? model, options: o, loader: trainLoader, replicas: replicas)
+        trainer.overlapsCommunication = overlapsCommunication
         if let lora {
             onEvent(.info(String(format: "LoRA rank %d (alpha %.0f) on %@: %d trained parameters (%.2f%% of %d)", o.loraRank, o.loraAlpha,
                                  o.loraTargets.map(\.rawValue).joined(separator: ","), lora.parameters.count,

@@ -13,12 +13,25 @@ public protocol ReplicaGroup: AnyObject {
     func sum(_ values: UnsafeMutableBufferPointer<Double>) throws
     /// Replaces each element by its largest value over the replicas.
     func maximum(_ values: UnsafeMutableBufferPointer<Double>) throws
+
+    /// Starts `sum(values)` without waiting for it: `values` must stay in place, untouched,
+    /// until `finishSums()`. Every replica starts the same sums in the same order.
+    func startSum(_ values: UnsafeMutableBufferPointer<Float>) throws
+    /// Moves the started sums along (MPI progresses them only inside its calls).
+    func progressSums() throws
+    /// Waits until every started sum is done.
+    func finishSums() throws
 }
 
 /// The processes of an `mpirun`/`srun` job.
 extension ProcessGroup: ReplicaGroup {}
 
 extension ReplicaGroup {
+    /// For a group without non-blocking sums: each sum is done when it is started.
+    public func startSum(_ values: UnsafeMutableBufferPointer<Float>) throws { try sum(values) }
+    public func progressSums() throws {}
+    public func finishSums() throws {}
+
     /// `values` summed over the replicas.
     func summed(_ values: [Double]) throws -> [Double] {
         var v = values

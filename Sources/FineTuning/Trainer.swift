@@ -11,10 +11,20 @@ public protocol TrainableModel: AnyObject {
     /// Backward of the last forward, accumulating (+=) gradients of `lossScale` × Σ weighted
     /// losses.
     func backward(lossScale: Float)
+    /// The same, calling `gradientsReady` with each range of `gradients` once the pass has
+    /// finished adding to it (every range exactly once; by default all at the end).
+    func backward(lossScale: Float, gradientsReady: (Range<Int>) -> Void)
     /// Floating-point operations of one forward and backward pass per trained position.
     var flopsPerToken: Double { get }
     /// For each parameter range, whether weight decay applies by default.
     var decayRanges: [(range: Range<Int>, decay: Bool)] { get }
+}
+
+extension TrainableModel {
+    public func backward(lossScale: Float, gradientsReady: (Range<Int>) -> Void) {
+        backward(lossScale: lossScale)
+        gradientsReady(0 ..< gradients.count)
+    }
 }
 
 /// Everything that decides a training run, with each default written once. The keys are those
@@ -127,6 +137,10 @@ public final class Trainer {
     public let optimizer: AdamW
     public var loader: BatchLoader
     public let replicas: ReplicaGroup?
+    /// With replicas: send each range of gradients as soon as the last micro-batch's backward
+    /// has finished it (non-blocking sums, pushed along between layers), instead of all of them
+    /// after the backward. The sums are the same either way.
+    public var overlapsCommunication = true
     /// The next step to run (from 0).
     public private(set) var step = 0
 
@@ -169,13 +183,30 @@ public final class Trainer {
         model.zeroGradients()
         var lossSum = 0.0
         if total > 0 {
-            for b in micro {
+            for (k, b) in micro.enumerated() {
                 lossSum += model.forward(b).lossSum
-                model.backward(lossScale: Float(1 / total))
+                if let replicas, overlapsCommunication, k == micro.count - 1 {
+                    // The gradients are final once the last micro-batch's backward has added to
+                    // them: each range is sent as soon as that pass is done with it.
+                    let grads = model.gradients
+                    var failure: Error? = nil
+                    model.backward(lossScale: Float(1 / total)) { range in
+                        guard failure == nil else { return }
+                        do {
+                            try timed {
+                                try replicas.startSum(UnsafeMutableBufferPointer(rebasing: grads[range]))
+                                try replicas.progressSums()
+                            }
+                        } catch { failure = error }
+                    }
+                    if let failure { throw failure }
+                } else {
+                    model.backward(lossScale: Float(1 / total))
+                }
             }
             if let replicas {
                 try timed {
-                    try replicas.sum(model.gradients)
+                    if overlapsCommunication { try replicas.finishSums() } else { try replicas.sum(model.gradients) }
                     lossSum = try replicas.summed([lossSum])[0]
                 }
             }

@@ -187,6 +187,14 @@ public final class GPT {
     /// accumulation over micro-batches normalised by the trained tokens, use
     /// lossScale = 1 / (total weight of all micro-batches). Call once per forward.
     public func backward(lossScale: Float) {
+        backward(lossScale: lossScale) { _ in }
+    }
+
+    /// `backward(lossScale:)` that also calls `gradientsReady` with each range of `gradients`
+    /// as soon as this pass has finished adding to it: the per-layer tensors of each layer from
+    /// the top layer down, then wte, wpe and the final LayerNorm. Data-parallel training sends
+    /// the top layers' gradients while the lower layers' backward runs.
+    public func backward(lossScale: Float, gradientsReady: (Range<Int>) -> Void) {
         guard let a = acts, let batch else { preconditionFailure("backward before forward") }
         precondition(!logitsAreGradients, "backward called twice for one forward")
         let B = batch.B, T = batch.T, C = config.channels, NH = config.numHeads, L = config.numLayers
@@ -241,6 +249,10 @@ public final class GPT {
             LayerNorm.backward(dinp: a[.dresidual], dweight: g(.ln1w, l), dbias: g(.ln1b, l), dout: a[.dln].ro,
                                inp: residual.ro, weight: p(.ln1w, l), mean: a[.ln1Mean, layer: l].ro,
                                rstd: a[.ln1Rstd, layer: l].ro, N: N, C: C, threads: th)
+            for t in ParameterTensor.allCases where t.isPerLayer {
+                let o = table.offset(t, layer: l)
+                gradientsReady(o ..< o + table.layerCount(t))
+            }
         }
         positions.withUnsafeBufferPointer { pos in
             batch.inputs.withUnsafeBufferPointer { tok in
@@ -248,6 +260,7 @@ public final class GPT {
                                  N: N, C: C, threads: th)
             }
         }
+        for t in ParameterTensor.allCases where !t.isPerLayer { gradientsReady(table.range(t)) }
     }
 }
 

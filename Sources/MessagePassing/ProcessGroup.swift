@@ -32,6 +32,8 @@ public final class ProcessGroup: @unchecked Sendable {
     /// Processes of the job on this machine (they share its cores).
     public let localSize: Int
     private var finished = false
+    /// Non-blocking sums started and not yet known to be done.
+    private var pending: [MPI_Request?] = []
 
     /// Whether this process was started by an MPI launcher: Open MPI's `mpirun` sets
     /// OMPI_COMM_WORLD_SIZE, PMIx launchers (`srun --mpi=pmix`, Open MPI 4+) PMIX_RANK, PMI-2
@@ -101,6 +103,34 @@ public final class ProcessGroup: @unchecked Sendable {
                                          kiln_mpi_comm_world()), "MPI_Allreduce")
             done += n
         }
+    }
+
+    /// Starts an in-place sum over all ranks of `values` (MPI_Iallreduce) and returns at once;
+    /// `values` must stay untouched until `finishSums()`. Every rank starts the same sums in
+    /// the same order.
+    public func startSum(_ values: UnsafeMutableBufferPointer<Float>) throws {
+        precondition(!finished, "MPI collective after finish()")
+        precondition(values.count <= Int(Int32.max), "one non-blocking sum holds at most 2^31-1 values")
+        var request: MPI_Request? = nil
+        try Self.check(MPI_Iallreduce(kiln_mpi_in_place(), values.baseAddress, Int32(values.count), kiln_mpi_float(),
+                                      kiln_mpi_sum(), kiln_mpi_comm_world(), &request), "MPI_Iallreduce")
+        pending.append(request)
+    }
+
+    /// Lets MPI move the started sums along: Open MPI progresses non-blocking collectives only
+    /// inside MPI calls, so a caller busy computing calls this between pieces of work.
+    public func progressSums() throws {
+        guard !pending.isEmpty else { return }
+        var done: Int32 = 0
+        try Self.check(MPI_Testall(Int32(pending.count), &pending, &done, nil), "MPI_Testall")
+        if done != 0 { pending.removeAll() }
+    }
+
+    /// Waits until every started sum is done.
+    public func finishSums() throws {
+        guard !pending.isEmpty else { return }
+        defer { pending.removeAll() }
+        try Self.check(MPI_Waitall(Int32(pending.count), &pending, nil), "MPI_Waitall")
     }
 
     /// Waits until every rank has called it.

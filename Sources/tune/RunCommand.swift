@@ -48,7 +48,9 @@ struct RunCommand: AsyncParsableCommand {
             one process with --batch-size N×B would read, in the same order, fixed by
             --seed and N; --data-order llmc keeps llm.c's per-rank order instead), and
             the step's trained tokens, gradients and loss are summed over the processes
-            (MPI_Allreduce) before clipping and the AdamW update. So N processes of batch
+            before clipping and the AdamW update (MPI_Iallreduce of each layer's
+            gradients as soon as the backward pass is done with it, while the layers
+            below are computed; --no-overlap sums them all after the backward). So N processes of batch
             B follow the loss curve of one process of batch N×B, up to the order of the
             floating-point sums. Rank 0 alone writes RUN; every rank reads it to
             --resume, on the same number of processes. A signal to any process stops all
@@ -116,6 +118,9 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "LoRA: the adapters' scale is alpha / rank (default: \(TrainOptions.defaults.loraAlpha)).") var loraAlpha: Double?
     @Option(help: "LoRA: comma-separated qkv, attn-proj, fc, fc-proj (default: qkv,attn-proj).") var loraTargets: String?
     @Option(help: "Threads for the kernels and BLAS (default: the cores, divided by the MPI processes on the machine).") var threads: Int?
+
+    @Flag(help: "Under MPI: sum the gradients after the whole backward pass instead of each layer's as soon as it is done (for measuring; the result is the same).")
+    var noOverlap = false
 
     @Flag(help: "Print the resolved options (JSON, which --config reads as YAML) and exit.") var printConfig = false
     @Flag(help: "Print the final summary as JSON on standard output.") var json = false
@@ -209,6 +214,7 @@ struct RunCommand: AsyncParsableCommand {
                 }
             }
         }
+        run.overlapsCommunication = !noOverlap
         let summary: RunSummary
         do {
             summary = try run.run()

@@ -83,6 +83,29 @@ func tinyBatch(_ c: BatchCase, seed: UInt64 = 7) -> TokenBatch {
         #expect(grads[table.range(.wte)].contains { $0 != 0 })
     }
 
+    /// The ranges `gradientsReady` reports cover every gradient exactly once, each is final when
+    /// reported (what data-parallel training sends then is what the pass ends with), and the
+    /// top layer comes before the bottom one.
+    @Test func gradientsReadyReportsEachRangeOnceWhenFinal() {
+        let model = GPT(config: tinyConfig, parameters: randomParameters(tinyConfig, seed: 3), threads: 2)
+        let batch = tinyBatch(batchCases[3])
+        model.forward(batch)
+        model.backward(lossScale: 1)  // a first micro-batch: the ranges must be final with respect to this pass
+        model.forward(batch)
+        var seen: [(range: Range<Int>, values: [Float])] = []
+        model.backward(lossScale: 0.5) { range in seen.append((range, Array(model.gradients[range]))) }
+        var covered = [Int](repeating: 0, count: model.table.total)
+        for s in seen {
+            for i in s.range { covered[i] += 1 }
+            #expect(Array(model.gradients[s.range]) == s.values, "\(s.range) changed after it was reported")
+        }
+        #expect(covered.allSatisfy { $0 == 1 })
+        let top = model.table.offset(.qkvw, layer: tinyConfig.numLayers - 1), bottom = model.table.offset(.qkvw, layer: 0)
+        let order = seen.map(\.range.lowerBound)
+        #expect(order.firstIndex(of: top)! < order.firstIndex(of: bottom)!)
+        #expect(seen.last.map { $0.range == model.table.range(.lnfb) } == true)
+    }
+
     @Test func backwardAccumulatesAndZeroGradientsClears() {
         let model = GPT(config: tinyConfig, parameters: randomParameters(tinyConfig, seed: 2), threads: 2)
         let batch = tinyBatch(batchCases[1])

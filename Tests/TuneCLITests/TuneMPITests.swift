@@ -109,6 +109,11 @@ import TestSupport
         let resumed = try Fixtures.run("mpirun", Self.mpirun(2, common(2) + ["--out", dir + "/two", "--resume"]))
         #expect(resumed.status == 0, "\(resumed.stderr)")
         #expect(Fixtures.read(dir + "/two/model_00000008.bin") == Fixtures.read(dir + "/model_00000008.bin"))
+
+        // Sums sent layer by layer during the backward pass, or all after it: the same sums.
+        let after = try Fixtures.run("mpirun", Self.mpirun(2, common(2) + ["--out", dir + "/after", "--no-overlap"]))
+        #expect(after.status == 0, "\(after.stderr)")
+        #expect(Fixtures.read(dir + "/after/model_00000008.bin") == Fixtures.read(dir + "/model_00000008.bin"))
     }
 
     /// SIGTERM to rank 1 alone: rank 0 writes a checkpoint and both exit 75 (mpirun too).
