@@ -18,6 +18,10 @@ import Yams
 //         run: prep clean
 //         inputs: ["@docs"]
 //         out: ${workdir}/clean
+//       - name: pretrain
+//         run: tune run
+//         ranks: 2                  # tune run only: N MPI processes (mpirun locally, srun on Slurm)
+//         options: {base: "@init", data: "@tokens", batch_size: 8}
 //
 // Everything is checked before anything runs, and every error names the file, the line and the
 // key: unknown keys (of the file, of a stage, of a command's options), undefined variables, a
@@ -79,11 +83,20 @@ public struct Pipeline: Sendable {
         /// Names of the earlier stages this one reads.
         public var dependsOn: [String]
         public var line: Int
+        /// Processes that run the command together (`tune run` only): more than 1 runs it under
+        /// `mpirun -np N` locally and `srun` on Slurm, each process with the stage's options
+        /// (so a batch_size of B per process: N×B rows per step).
+        public var ranks = 1
 
         public static func == (a: Stage, b: Stage) -> Bool {
             a.name == b.name && a.run == b.run && a.inputs == b.inputs && a.out == b.out
                 && a.options.map { [$0.key] + $0.values } == b.options.map { [$0.key] + $0.values } && a.dependsOn == b.dependsOn
+                && a.ranks == b.ranks
         }
+
+        /// How a local run starts the command: nothing for one process, `mpirun -np N` for more
+        /// (the stamp records it too, so a change of N reruns the stage).
+        public var launcher: [String] { ranks > 1 ? ["mpirun", "-np", String(ranks)] : [] }
     }
 
     public var file: String
@@ -93,7 +106,9 @@ public struct Pipeline: Sendable {
     public var stages: [Stage]
 
     static let fileKeys: Set<String> = ["name", "workdir", "vars", "stages", "description"]
-    static let stageKeys: Set<String> = ["name", "run", "inputs", "out", "options", "description"]
+    static let stageKeys: Set<String> = ["name", "run", "inputs", "out", "options", "description", "ranks"]
+    /// The commands that can run on several MPI processes.
+    public static let multiProcessCommands: Set<String> = ["tune run"]
 
     /// Reads and checks a pipeline file. `set` overrides variables; `catalog` knows the
     /// commands and their options.
@@ -225,8 +240,20 @@ public struct Pipeline: Sendable {
                 }
             }
             if command.hasOut && out == nil { throw fail(node, "stage \(stageName): \(run) needs out") }
-            stages.append(Stage(name: stageName, run: run, inputs: inputs, out: out, options: options, dependsOn: depends,
-                                line: node.mark?.line ?? 0))
+            var ranks = 1
+            if let r = m["ranks"] {
+                guard let text = r.scalar?.string, let n = Int(try expand(text, r)), n >= 1 else {
+                    throw fail(r, "stage \(stageName): ranks must be a whole number of processes, 1 or more")
+                }
+                guard n == 1 || multiProcessCommands.contains(run) else {
+                    throw fail(r, "stage \(stageName): ranks: only \(multiProcessCommands.sorted().joined(separator: ", ")) runs on several processes")
+                }
+                ranks = n
+            }
+            var stage = Stage(name: stageName, run: run, inputs: inputs, out: out, options: options, dependsOn: depends,
+                              line: node.mark?.line ?? 0)
+            stage.ranks = ranks
+            stages.append(stage)
             outs[stageName] = out ?? ""
         }
         return Pipeline(file: path, name: name, workdir: workdir, vars: vars, stages: stages)

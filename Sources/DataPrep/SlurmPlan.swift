@@ -9,7 +9,8 @@ import Foundation
 // steps (signatures: array, cluster: one job, filter: array) sharing a work folder. Each task
 // takes a contiguous run of the sorted inputs and names its shards after its index, so reading
 // the output folder in name order gives the documents (and tokens) in the order of a local run.
-// train-tokenizer and the `tune` stages are single jobs. After each stage a small job writes the
+// train-tokenizer and the `tune` stages are single jobs; a `tune run` stage with `ranks: N` is one
+// job of N tasks that `srun` starts as one MPI job. After each stage a small job writes the
 // stage's stamp, so a later `prep run` (local or --slurm) skips what the cluster finished.
 
 public struct SlurmPlan: Sendable {
@@ -32,7 +33,15 @@ public struct SlurmPlan: Sendable {
         /// A work folder that submit.sh removes before submitting the job.
         public var clearsWork: String?
         public var comment: String
+        /// MPI processes (sbatch --ntasks, started by srun); nil for one process.
+        public var ranks: Int? = nil
     }
+
+    /// How a job of several ranks starts them: srun wires them up through PMIx (Open MPI 4 and
+    /// Slurm's mpi/pmix plugin; said explicitly, as a cluster's MpiDefault may be none, which
+    /// would start N unconnected copies), and stops them all when one fails instead of leaving
+    /// the others waiting in a sum until the time limit.
+    public static let srun = ["srun", "--mpi=pmix", "--kill-on-bad-exit=1"]
 
     /// What the plan needs besides the stages.
     public struct Settings: Sendable {
@@ -125,9 +134,11 @@ public struct SlurmPlan: Sendable {
                                 clearsWork: nil, comment: "\(s.run): this task's share of the inputs"))
             } else {
                 let hasOut = catalog.commands[s.run]?.hasOut == true
+                let ranks = s.ranks > 1 ? s.ranks : nil
                 jobs.append(Job(name: prefix, stage: s.name, tasks: nil, after: after, cpus: cpus,
-                                command: [program] + e.arguments + force, stdout: hasOut ? nil : s.out,
-                                clearsFolder: nil, clearsWork: nil, comment: s.run))
+                                command: (ranks == nil ? [] : Self.srun) + [program] + e.arguments + force,
+                                stdout: hasOut ? nil : s.out, clearsFolder: nil, clearsWork: nil,
+                                comment: s.run + (ranks.map { " on \($0) MPI processes" } ?? ""), ranks: ranks))
             }
             let last = jobs.count - 1
             lastJob[s.name] = last
@@ -153,6 +164,7 @@ public struct SlurmPlan: Sendable {
                      "#SBATCH --output=" + Self.quote(log),
                      "#SBATCH --chdir=" + Self.quote(settings.directory)]
         if let n = job.tasks { lines.append("#SBATCH --array=0-\(n - 1)") }
+        if let n = job.ranks { lines.append("#SBATCH --ntasks=\(n)") }
         if let c = job.cpus { lines.append("#SBATCH --cpus-per-task=\(c)") }
         lines += ["# Pipeline \(settings.pipelineName), stage \(job.stage): \(job.comment).", "set -u"]
         let command = job.command.map(Self.quote).joined(separator: " ")

@@ -143,7 +143,7 @@ struct RunPipelineCommand: AsyncParsableCommand {
         if let name = writeStamp {
             // A Slurm job at the end of a stage: the stage finished on the cluster.
             guard let s = p.stages.first(where: { $0.name == name }) else { throw ValidationError("no stage named \(name)") }
-            try Self.writeStamp(s, arguments: Self.localArguments(p, s, catalog: catalog), stampDir: stampDir)
+            try Self.writeStamp(s, arguments: s.launcher + Self.localArguments(p, s, catalog: catalog), stampDir: stampDir)
             return
         }
         let submitting = slurm || printSbatch != nil
@@ -165,8 +165,8 @@ struct RunPipelineCommand: AsyncParsableCommand {
             // Submitted stages have not run yet when this one is checked: it must follow them.
             let upstream = submitting ? s.dependsOn.first { d in toSubmit.contains { $0.stage.name == d } } : nil
             let stale: String? = upstream.map { "@\($0) is submitted before it" }
-                ?? stamp.map { $0.staleness(s, arguments: args) } ?? "it has not run yet"
-            let display = ([s.run] + args.dropFirst(s.run.split(separator: " ").count - 1)).joined(separator: " ")
+                ?? stamp.map { $0.staleness(s, arguments: s.launcher + args) } ?? "it has not run yet"
+            let display = (s.launcher + [s.run] + args.dropFirst(s.run.split(separator: " ").count - 1)).joined(separator: " ")
             if !selected {
                 results.append(StageResult(name: s.name, run: s.run, status: "not selected", seconds: 0, out: s.out,
                                            reason: stale.map { "would run: \($0)" }, arguments: args))
@@ -198,7 +198,15 @@ struct RunPipelineCommand: AsyncParsableCommand {
             if force && takesForce { args.append("--force") }
             if quiet && catalog.commands[s.run]?.options["quiet"] != nil { args.append("--quiet") }
             let words = s.run.split(separator: " ").map(String.init)
-            let r = try runProcess(Self.binary(words[0]), args, capture: !hasOut, passOutput: !quiet && !json)
+            let r: ProcessResult
+            if s.ranks > 1 {
+                // mpirun refuses root unless told; a pipeline run as root (a container) means it.
+                let root = getuid() == 0 ? ["--allow-run-as-root"] : []
+                r = try runProcess("mpirun", Array(s.launcher.dropFirst()) + root + [Self.binary(words[0])] + args,
+                                   capture: !hasOut, passOutput: !quiet && !json)
+            } else {
+                r = try runProcess(Self.binary(words[0]), args, capture: !hasOut, passOutput: !quiet && !json)
+            }
             if !hasOut, let out = s.out, r.status == 0 || r.status == 3 {
                 try FileManager.default.createDirectory(atPath: (out as NSString).deletingLastPathComponent,
                                                         withIntermediateDirectories: true)
@@ -210,7 +218,7 @@ struct RunPipelineCommand: AsyncParsableCommand {
             results.append(StageResult(name: s.name, run: s.run, status: ok ? "ran" : "failed", exitStatus: r.status,
                                        seconds: seconds, out: s.out, reason: why, arguments: args))
             if ok {
-                try Self.writeStamp(s, arguments: args.filter { $0 != "--force" && $0 != "--quiet" }, stampDir: stampDir)
+                try Self.writeStamp(s, arguments: s.launcher + args.filter { $0 != "--force" && $0 != "--quiet" }, stampDir: stampDir)
             } else {
                 failed = r.status
                 log("pipeline \(p.name): stage \(s.name) failed with exit status \(r.status); fix it and run the pipeline again (finished stages are skipped)")

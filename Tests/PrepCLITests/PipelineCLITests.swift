@@ -5,7 +5,7 @@ import TestSupport
 
 @Suite struct PipelineCLITests {
     /// Every file in pipelines/ loads, and its plan prints.
-    @Test(arguments: ["demo.yaml", "gpt2-finetune.yaml"])
+    @Test(arguments: ["demo.yaml", "gpt2-finetune.yaml", "pretrain-2ranks.yaml"])
     func shippedPipelinesLoad(file: String) throws {
         let r = try Fixtures.prep(["run", Fixtures.repoRoot + "/pipelines/" + file, "--dry-run", "--set", "workdir=" + Fixtures.tempDir("plan")],
                                   cwd: Fixtures.repoRoot)
@@ -23,6 +23,8 @@ import TestSupport
         ("stagez: []\n", ":1:", "unknown key \"stagez\""),
         ("stages:\n  - name: a\n    run: tune init\n    options: {layers: 2}\n", ":2:", "needs out"),
         ("stages:\n  - name: a\n    run: prep ingest\n    inputs: [x]\n    out: o\n    options: {force: maybe}\n", ":6:", "is a flag"),
+        ("stages:\n  - name: a\n    run: prep ingest\n    inputs: [x]\n    out: o\n    ranks: 2\n", ":6:", "only tune run runs on several processes"),
+        ("stages:\n  - name: a\n    run: tune run\n    out: o\n    ranks: 0\n    options: {base: b, data: d}\n", ":5:", "ranks must be a whole number"),
     ])
     func mistakesNameTheFileAndLine(yaml: String, line: String, message: String) throws {
         let dir = Fixtures.tempDir("badpipe")
@@ -30,6 +32,36 @@ import TestSupport
         let r = try Fixtures.prep(["run", dir + "/p.yaml", "--dry-run"])
         #expect(r.status == 2)
         #expect(r.stderr.contains("p.yaml" + line) && r.stderr.contains(message), "\(r.stderr)")
+    }
+
+    /// A `tune run` stage with `ranks: 2` runs under mpirun (rank 0's summary says 2 ranks), is
+    /// skipped on a rerun, and runs again when the rank count changes.
+    @Test func aTrainingStageRunsOnTwoRanks() throws {
+        let dir = Fixtures.tempDir("piperanks")
+        Fixtures.write("""
+            workdir: \(dir)/work
+            vars: {ranks: "2"}
+            stages:
+              - {name: docs, run: prep ingest, inputs: ["\(Fixtures.samples)/text-docs.tar.gz"], out: "${workdir}/docs"}
+              - {name: tok, run: prep train-tokenizer, inputs: ["@docs"], out: "${workdir}/tok", options: {vocab_size: 300}}
+              - {name: tokens, run: prep tokenize, inputs: ["@docs"], out: "${workdir}/tokens", options: {tokenizer: "@tok"}}
+              - {name: init, run: tune init, out: "${workdir}/init.bin", options: {layers: 1, channels: 16, heads: 2, max_seq: 16, tokenizer: "@tok"}}
+              - name: train
+                run: tune run
+                ranks: ${ranks}
+                out: ${workdir}/train
+                options: {base: "@init", data: "@tokens", steps: 3, batch_size: 2, seq_len: 16, eval_every: 0, threads: 1}
+
+            """, to: dir + "/p.yaml")
+        let r = try Fixtures.prep(["run", dir + "/p.yaml"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains("== train: mpirun -np 2 tune run"), "\(r.stderr)")
+        let summary = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/work/train/summary.json"))) as? [String: Any]
+        #expect(summary?["ranks"] as? Int == 2)
+        let again = try Fixtures.prep(["run", dir + "/p.yaml", "--dry-run"])
+        #expect(again.stderr.contains("train: skipped (up to date)"), "\(again.stderr)")
+        let one = try Fixtures.prep(["run", dir + "/p.yaml", "--set", "ranks=1", "--dry-run"])
+        #expect(one.stderr.contains("train: would run (its options or inputs changed)"), "\(one.stderr)")
     }
 
     /// A small pipeline of prep and tune stages runs, skips everything on a rerun, and reruns
@@ -155,6 +187,7 @@ import TestSupport
                  options: {tokenizer: "@tok", format: prompt-completion, val_fraction: 0.1}}
               - {name: init, run: tune init, out: "${workdir}/init.bin", options: {layers: 1, channels: 16, heads: 2, max_seq: 64, tokenizer: "@tok"}}
               - {name: train, run: tune run, out: "${workdir}/train", options: {base: "@init", data: "@sft", steps: 3, batch_size: 2, seq_len: 64, eval_every: 0, threads: 1}}
+              - {name: train2, run: tune run, ranks: 2, out: "${workdir}/train2", options: {base: "@init", data: "@sft", steps: 3, batch_size: 1, seq_len: 64, eval_every: 0, threads: 1}}
 
             """, to: dir + "/p.yaml")
         let r = try Fixtures.prep(["run", dir + "/p.yaml", "--quiet"])
@@ -166,8 +199,8 @@ import TestSupport
         try Self.validate("train-tokenizer-manifest.schema.json", [w + "/tok/manifest.json"])
         try Self.validate("tokenize-manifest.schema.json", [w + "/tokens/manifest.json", w + "/sft/manifest.json"])
         try Self.validate("document.schema.json", Fixtures.shardFiles(w + "/dedup"))
-        try Self.validate("metrics-line.schema.json", [w + "/train/metrics.jsonl"])
-        try Self.validate("run-summary.schema.json", [w + "/train/summary.json"])
+        try Self.validate("metrics-line.schema.json", [w + "/train/metrics.jsonl", w + "/train2/metrics.jsonl"])
+        try Self.validate("run-summary.schema.json", [w + "/train/summary.json", w + "/train2/summary.json"])
         try Self.validate("pipeline-summary.schema.json", [w + "/pipeline-summary.json"])
     }
 }

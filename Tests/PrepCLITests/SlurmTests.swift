@@ -97,6 +97,22 @@ import TestSupport
         #expect(try Fixtures.prep(["run", "p.yaml", "--task-count", "3", "--dry-run"], cwd: dir).status == 2)
     }
 
+    /// The shipped two-rank pipeline: its training stage is one job of 2 tasks that srun starts
+    /// as one MPI job (PMIx), stopped whole if a task fails.
+    @Test func aRankedTrainingStageIsOneSrunJob() throws {
+        let dir = Fixtures.tempDir("slurm-ranks")
+        let r = try Fixtures.prep(["run", Fixtures.repoRoot + "/pipelines/pretrain-2ranks.yaml", "--print-sbatch", dir + "/jobs",
+                                   "--set", "workdir=" + dir + "/w"], cwd: Fixtures.repoRoot)
+        #expect(r.status == 0, "\(r.stderr)")
+        let script = String(decoding: Fixtures.read(dir + "/jobs/07-pretrain.sbatch"), as: UTF8.self)
+        #expect(script.contains("#SBATCH --ntasks=2\n#SBATCH --cpus-per-task=1\n"), "\(script)")
+        #expect(script.contains("\nsrun --mpi=pmix --kill-on-bad-exit=1 /") && script.contains("/tune run --out " + dir + "/w/pretrain"),
+                "\(script)")
+        let stamp = String(decoding: Fixtures.read(dir + "/jobs/07-pretrain-stamp.sbatch"), as: UTF8.self)
+        #expect(!stamp.contains("--ntasks") && !stamp.contains("srun"))
+        #expect(!String(decoding: Fixtures.read(dir + "/jobs/06-init.sbatch"), as: UTF8.self).contains("srun"))
+    }
+
     /// ingest → clean → dedup → train-tokenizer → tokenize through a one-node Slurm cluster with 3
     /// tasks per data stage gives the documents, tokenizer and tokens of a local run.
     @Test(.timeLimit(.minutes(15))) func clusterRunMatchesLocalRun() throws {
