@@ -113,6 +113,46 @@ import TestSupport
         #expect(!String(decoding: Fixtures.read(dir + "/jobs/06-init.sbatch"), as: UTF8.self).contains("srun"))
     }
 
+    /// A `ranks: 2` training stage through the one-node cluster: srun starts the two ranks as one
+    /// MPI job (PMIx), and they take exactly the steps that mpirun's two ranks take locally.
+    @Test(.timeLimit(.minutes(10))) func rankedTrainingRunsUnderSrun() throws {
+        let dir = URL(fileURLWithPath: Fixtures.tempDir("slurm-mpi")).standardizedFileURL.path
+        Fixtures.write("""
+            name: slurm-mpi
+            workdir: out/local
+            stages:
+              - {name: docs, run: prep ingest, inputs: ["\(Fixtures.samples)/text-docs.tar.gz"], out: "${workdir}/docs"}
+              - {name: tok, run: prep train-tokenizer, inputs: ["@docs"], out: "${workdir}/tok", options: {vocab_size: 300}}
+              - {name: tokens, run: prep tokenize, inputs: ["@docs"], out: "${workdir}/tokens", options: {tokenizer: "@tok"}}
+              - {name: init, run: tune init, out: "${workdir}/init.bin", options: {layers: 1, channels: 16, heads: 2, max_seq: 16, tokenizer: "@tok"}}
+              - name: train
+                run: tune run
+                ranks: 2
+                out: ${workdir}/train
+                options: {base: "@init", data: "@tokens", steps: 4, batch_size: 2, seq_len: 16, eval_every: 0, threads: 1}
+
+            """, to: dir + "/p.yaml")
+        let local = try Fixtures.prep(["run", "p.yaml", "--quiet"], cwd: dir)
+        try #require(local.status == 0, "\(local.stderr)")
+
+        let cluster = try LocalSlurm.start()
+        defer { cluster.stop() }
+        let submitted = try Fixtures.prep(["run", "p.yaml", "--slurm", "--task-count", "1", "--set", "workdir=out/slurm"],
+                                          cwd: dir, env: cluster.environment)
+        try #require(submitted.status == 0, "\(submitted.stderr)\n\(cluster.logs())")
+        let ids = String(decoding: Fixtures.read(dir + "/out/slurm/slurm/jobs.txt"), as: UTF8.self)
+            .split(separator: "\n").compactMap { $0.split(separator: " ").last.map(String.init) }
+        let states = try cluster.wait(for: ids, timeout: 300)
+        let logs = (try? FileManager.default.contentsOfDirectory(atPath: dir + "/out/slurm/slurm/logs").sorted()
+            .map { "--- \($0)\n" + String(decoding: Fixtures.read(dir + "/out/slurm/slurm/logs/" + $0), as: UTF8.self) }
+            .joined(separator: "\n")) ?? ""
+        try #require(states.allSatisfy { $0.value == "COMPLETED" }, "job states: \(states)\n\(logs)\n\(cluster.logs())")
+        let summary = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/out/slurm/train/summary.json"))) as? [String: Any]
+        #expect(summary?["ranks"] as? Int == 2, "\(logs)")
+        let a = Fixtures.read(dir + "/out/local/train/model_00000004.bin"), b = Fixtures.read(dir + "/out/slurm/train/model_00000004.bin")
+        #expect(!a.isEmpty && a == b, "the weights after srun's 2 ranks differ from mpirun's")
+    }
+
     /// ingest → clean → dedup → train-tokenizer → tokenize through a one-node Slurm cluster with 3
     /// tasks per data stage gives the documents, tokenizer and tokens of a local run.
     @Test(.timeLimit(.minutes(15))) func clusterRunMatchesLocalRun() throws {
