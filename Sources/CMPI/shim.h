@@ -8,7 +8,6 @@ static inline MPI_Datatype kiln_mpi_float(void) { return MPI_FLOAT; }
 static inline MPI_Datatype kiln_mpi_double(void) { return MPI_DOUBLE; }
 static inline MPI_Op kiln_mpi_sum(void) { return MPI_SUM; }
 static inline MPI_Op kiln_mpi_max(void) { return MPI_MAX; }
-static inline MPI_Op kiln_mpi_min(void) { return MPI_MIN; }
 static inline void *kiln_mpi_in_place(void) { return MPI_IN_PLACE; }
 static inline MPI_Info kiln_mpi_info_null(void) { return MPI_INFO_NULL; }
 static inline int kiln_mpi_comm_type_shared(void) { return MPI_COMM_TYPE_SHARED; }

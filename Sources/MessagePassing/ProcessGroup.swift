@@ -86,11 +86,6 @@ public final class ProcessGroup: @unchecked Sendable {
         try allreduce(UnsafeMutableRawPointer(values.baseAddress), values.count, 8, kiln_mpi_double(), kiln_mpi_max())
     }
 
-    /// Replaces every element of `values` by its smallest value over all ranks.
-    public func minimum(_ values: UnsafeMutableBufferPointer<Double>) throws {
-        try allreduce(UnsafeMutableRawPointer(values.baseAddress), values.count, 8, kiln_mpi_double(), kiln_mpi_min())
-    }
-
     private func allreduce(_ buffer: UnsafeMutableRawPointer?, _ count: Int, _ width: Int, _ type: MPI_Datatype?,
                            _ op: MPI_Op?) throws {
         precondition(!finished, "MPI collective after finish()")

@@ -50,12 +50,12 @@ struct RunCommand: AsyncParsableCommand {
             the step's trained tokens, gradients and loss are summed over the processes
             before clipping and the AdamW update (MPI_Iallreduce of each layer's
             gradients as soon as the backward pass is done with it, while the layers
-            below are computed; --no-overlap sums them all after the backward). So N processes of batch
-            B follow the loss curve of one process of batch N×B, up to the order of the
-            floating-point sums. Rank 0 alone writes RUN; every rank reads it to
-            --resume, on the same number of processes. A signal to any process stops all
-            of them after the same step with a checkpoint and status 75; a process that
-            dies makes the launcher stop the others. --threads defaults to the cores
+            below are computed; --no-overlap sums them all after the backward). So N
+            processes of batch B follow the loss curve of one process of batch N×B, up
+            to the order of the floating-point sums. Rank 0 alone writes RUN; every rank
+            reads it to --resume, on the same number of processes. A signal to any
+            process stops all of them after the same step with a checkpoint and status
+            75; a process that dies makes the launcher stop the others. --threads defaults to the cores
             divided by the processes on the machine. metrics.jsonl gets each step's
             communication_seconds, summary.json the ranks and the communication
             fraction. Without mpirun or srun, tune run is a single process and MPI is
@@ -222,7 +222,7 @@ struct RunCommand: AsyncParsableCommand {
         } catch let e as TrainError {
             // Every rank stops at the same step for these (the loss and the signals are agreed
             // on), so they finish MPI together and the launcher returns this status.
-            if rank == 0 || !silent { output.error("\(e)") }
+            if rank == 0 { output.error("\(e)") }
             try? group?.finish()
             if case .interrupted = e { throw ExitCode(ExitStatus.requeue.rawValue) }
             throw ExitCode(ExitStatus.diverged.rawValue)

@@ -114,6 +114,12 @@ import TestSupport
         let after = try Fixtures.run("mpirun", Self.mpirun(2, common(2) + ["--out", dir + "/after", "--no-overlap"]))
         #expect(after.status == 0, "\(after.stderr)")
         #expect(Fixtures.read(dir + "/after/model_00000008.bin") == Fixtures.read(dir + "/model_00000008.bin"))
+
+        // --help says how.
+        let help = try Fixtures.tune(["run", "--help"]).stdout
+        for s in ["ON SEVERAL PROCESSES OR MACHINES: MPI", "mpirun -np 2 tune run", "--hostfile", "--no-overlap"] {
+            #expect(help.contains(s), "\(s)")
+        }
     }
 
     /// SIGTERM to rank 1 alone: rank 0 writes a checkpoint and both exit 75 (mpirun too).
