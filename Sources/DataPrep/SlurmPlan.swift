@@ -10,8 +10,10 @@ import Foundation
 // takes a contiguous run of the sorted inputs and names its shards after its index, so reading
 // the output folder in name order gives the documents (and tokens) in the order of a local run.
 // train-tokenizer and the `tune` stages are single jobs; a `tune run` stage with `ranks: N` is one
-// job of N tasks that `srun` starts as one MPI job. After each stage a small job writes the
-// stage's stamp, so a later `prep run` (local or --slurm) skips what the cluster finished.
+// job of N tasks that `srun` starts as one MPI job. A `tune run` job is requeued when the run
+// exits 75 (it saved a checkpoint on SIGUSR1, sent 5 minutes before the time limit, or on
+// SIGTERM), and then resumes. After each stage a small job writes the stage's stamp, so a later
+// `prep run` (local or --slurm) skips what the cluster finished.
 
 public struct SlurmPlan: Sendable {
     public struct Job: Sendable, Equatable {
@@ -35,7 +37,16 @@ public struct SlurmPlan: Sendable {
         public var comment: String
         /// MPI processes (sbatch --ntasks, started by srun); nil for one process.
         public var ranks: Int? = nil
+        /// A training run's folder: the job is requeued when the run exits 75 (it saved a
+        /// checkpoint on SIGTERM/SIGUSR1), and a requeued job resumes from that checkpoint.
+        public var resumes: String? = nil
     }
+
+    /// The "requeue me" exit status of `tune run` (a checkpoint was written on a signal).
+    public static let requeueStatus: Int32 = 75
+    /// Seconds before the time limit at which Slurm sends SIGUSR1 to a training job's batch
+    /// shell, which passes it to `tune run` so that it saves a checkpoint in time.
+    public static let warningSeconds = 300
 
     /// How a job of several ranks starts them: srun wires them up through PMIx (Open MPI 4 and
     /// Slurm's mpi/pmix plugin; said explicitly, as a cluster's MpiDefault may be none, which
@@ -138,7 +149,8 @@ public struct SlurmPlan: Sendable {
                 jobs.append(Job(name: prefix, stage: s.name, tasks: nil, after: after, cpus: cpus,
                                 command: (ranks == nil ? [] : Self.srun) + [program] + e.arguments + force,
                                 stdout: hasOut ? nil : s.out, clearsFolder: nil, clearsWork: nil,
-                                comment: s.run + (ranks.map { " on \($0) MPI processes" } ?? ""), ranks: ranks))
+                                comment: s.run + (ranks.map { " on \($0) MPI processes" } ?? ""), ranks: ranks,
+                                resumes: s.run == "tune run" ? s.out : nil))
             }
             let last = jobs.count - 1
             lastJob[s.name] = last
@@ -166,9 +178,32 @@ public struct SlurmPlan: Sendable {
         if let n = job.tasks { lines.append("#SBATCH --array=0-\(n - 1)") }
         if let n = job.ranks { lines.append("#SBATCH --ntasks=\(n)") }
         if let c = job.cpus { lines.append("#SBATCH --cpus-per-task=\(c)") }
+        if job.resumes != nil {
+            lines += ["#SBATCH --requeue", "#SBATCH --signal=B:USR1@\(Self.warningSeconds)"]
+        }
         lines += ["# Pipeline \(settings.pipelineName), stage \(job.stage): \(job.comment).", "set -u"]
         let command = job.command.map(Self.quote).joined(separator: " ")
-        if let out = job.stdout {
+        if let run = job.resumes {
+            let r = Self.quote(run)
+            lines += ["# A requeued job (SLURM_RESTART_COUNT > 0) continues the run's newest checkpoint.",
+                      "resume=",
+                      "if [ \"${SLURM_RESTART_COUNT:-0}\" -gt 0 ] && ls \(r)/state_*.bin >/dev/null 2>&1; then resume=--resume; fi",
+                      "# SIGUSR1 (--signal, before the time limit) or SIGTERM (preemption, scancel) reaches",
+                      "# the batch shell: passed on, tune run saves a checkpoint and exits \(Self.requeueStatus).",
+                      command + " $resume &",
+                      "pid=$!",
+                      "trap 'kill -USR1 $pid 2>/dev/null' USR1",
+                      "trap 'kill -TERM $pid 2>/dev/null' TERM",
+                      "status=0",
+                      "wait $pid || status=$?",
+                      "# wait returns early when a signal arrives: wait until the run has really exited.",
+                      "while kill -0 $pid 2>/dev/null; do status=0; wait $pid || status=$?; done",
+                      "if [ $status -eq \(Self.requeueStatus) ]; then",
+                      "  echo \"tune run saved a checkpoint and asks to be requeued (status \(Self.requeueStatus))\" >&2",
+                      "  scontrol requeue \"$SLURM_JOB_ID\" && sleep 60",
+                      "fi",
+                      "exit $status"]
+        } else if let out = job.stdout {
             lines += ["mkdir -p " + Self.quote((out as NSString).deletingLastPathComponent),
                       command + " > " + Self.quote(out) + "\".tmp-slurm-$SLURM_JOB_ID\"",
                       "status=$?",

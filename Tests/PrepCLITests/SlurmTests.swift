@@ -108,6 +108,9 @@ import TestSupport
         #expect(script.contains("#SBATCH --ntasks=2\n#SBATCH --cpus-per-task=1\n"), "\(script)")
         #expect(script.contains("\nsrun --mpi=pmix --kill-on-bad-exit=1 /") && script.contains("/tune run --out " + dir + "/w/pretrain"),
                 "\(script)")
+        // Requeued when the run exits 75 after a signal; a requeued job resumes.
+        #expect(script.contains("#SBATCH --requeue\n#SBATCH --signal=B:USR1@300\n") && script.contains(" $resume &\n")
+                && script.contains("scontrol requeue \"$SLURM_JOB_ID\""), "\(script)")
         let stamp = String(decoding: Fixtures.read(dir + "/jobs/07-pretrain-stamp.sbatch"), as: UTF8.self)
         #expect(!stamp.contains("--ntasks") && !stamp.contains("srun"))
         #expect(!String(decoding: Fixtures.read(dir + "/jobs/06-init.sbatch"), as: UTF8.self).contains("srun"))
@@ -151,6 +154,56 @@ import TestSupport
         #expect(summary?["ranks"] as? Int == 2, "\(logs)")
         let a = Fixtures.read(dir + "/out/local/train/model_00000004.bin"), b = Fixtures.read(dir + "/out/slurm/train/model_00000004.bin")
         #expect(!a.isEmpty && a == b, "the weights after srun's 2 ranks differ from mpirun's")
+    }
+
+    /// A training job whose batch shell gets SIGUSR1 (what `--signal` sends before the time
+    /// limit): `tune run` saves a checkpoint and exits 75, the job is requeued, and the requeued
+    /// job resumes, ending with the weights of an uninterrupted local run.
+    @Test(.timeLimit(.minutes(10))) func aSignalledTrainingJobIsRequeuedAndResumes() throws {
+        let dir = URL(fileURLWithPath: Fixtures.tempDir("slurm-requeue")).standardizedFileURL.path
+        Fixtures.write("""
+            name: slurm-requeue
+            workdir: out/local
+            stages:
+              - {name: docs, run: prep ingest, inputs: ["\(Fixtures.samples)/text-docs.tar.gz"], out: "${workdir}/docs"}
+              - {name: tok, run: prep train-tokenizer, inputs: ["@docs"], out: "${workdir}/tok", options: {vocab_size: 300}}
+              - {name: tokens, run: prep tokenize, inputs: ["@docs"], out: "${workdir}/tokens", options: {tokenizer: "@tok"}}
+              - {name: init, run: tune init, out: "${workdir}/init.bin", options: {layers: 1, channels: 16, heads: 2, max_seq: 16, tokenizer: "@tok"}}
+              - name: train
+                run: tune run
+                out: ${workdir}/train
+                options: {base: "@init", data: "@tokens", steps: 250, batch_size: 2, seq_len: 16, eval_every: 0, save_every: 0, threads: 1}
+
+            """, to: dir + "/p.yaml")
+        let local = try Fixtures.prep(["run", "p.yaml", "--quiet"], cwd: dir)
+        try #require(local.status == 0, "\(local.stderr)")
+
+        let cluster = try LocalSlurm.start()
+        defer { cluster.stop() }
+        let submitted = try Fixtures.prep(["run", "p.yaml", "--slurm", "--task-count", "1", "--set", "workdir=out/slurm"],
+                                          cwd: dir, env: cluster.environment)
+        try #require(submitted.status == 0, "\(submitted.stderr)\n\(cluster.logs())")
+        let jobs = String(decoding: Fixtures.read(dir + "/out/slurm/slurm/jobs.txt"), as: UTF8.self)
+            .split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
+        let ids = jobs.compactMap(\.last)
+        let train = try #require(jobs.first { $0.first?.hasSuffix("-train") == true }?.last)
+        // Signal the batch shell once the run has taken a few steps.
+        let metrics = dir + "/out/slurm/train/metrics.jsonl"
+        let deadline = Date().addingTimeInterval(240)
+        while Date() < deadline, String(decoding: Fixtures.read(metrics), as: UTF8.self).split(separator: "\n").count < 5 {
+            usleep(200_000)
+        }
+        let signalled = try Fixtures.run("/usr/bin/scancel", ["--signal=USR1", "--batch", train], env: cluster.environment)
+        #expect(signalled.status == 0, "\(signalled.stderr)")
+        let states = try cluster.wait(for: ids, timeout: 300)
+        let logs = (try? FileManager.default.contentsOfDirectory(atPath: dir + "/out/slurm/slurm/logs").sorted()
+            .map { "--- \($0)\n" + String(decoding: Fixtures.read(dir + "/out/slurm/slurm/logs/" + $0), as: UTF8.self) }
+            .joined(separator: "\n")) ?? ""
+        try #require(states.allSatisfy { $0.value == "COMPLETED" }, "job states: \(states)\n\(logs)\n\(cluster.logs())")
+        let show = try Fixtures.run("/usr/bin/scontrol", ["show", "job", "-o", train], env: cluster.environment).stdout
+        #expect(show.contains(" Restarts=1 "), "the training job was not requeued: \(show)\n\(logs)")
+        let a = Fixtures.read(dir + "/out/local/train/model_00000250.bin"), b = Fixtures.read(dir + "/out/slurm/train/model_00000250.bin")
+        #expect(!a.isEmpty && a == b, "the requeued run's weights differ from an uninterrupted run's\n\(logs)")
     }
 
     /// ingest → clean → dedup → train-tokenizer → tokenize through a one-node Slurm cluster with 3
