@@ -16,6 +16,14 @@ let package = Package(
     products: [
         .executable(name: "prep", targets: ["prep"]),
         .executable(name: "tune", targets: ["tune"]),
+        // The modules as libraries, for the fuzz targets in Fuzz/ (a package of its own that
+        // depends on this one by path, so that the normal build never sees a libFuzzer entry point).
+        .library(name: "ArchiveIO", targets: ["ArchiveIO"]),
+        .library(name: "Tokenization", targets: ["Tokenization"]),
+        .library(name: "ShardFormat", targets: ["ShardFormat"]),
+        .library(name: "DataPrep", targets: ["DataPrep"]),
+        .library(name: "GPTModel", targets: ["GPTModel"]),
+        .library(name: "FineTuning", targets: ["FineTuning"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

@@ -116,6 +116,12 @@ public struct Pipeline: Sendable {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             throw PipelineError(file: path, line: nil, message: "cannot read the pipeline file")
         }
+        return try parse(yaml: text, path: path, set: set, catalog: catalog)
+    }
+
+    /// `load` on the text of a pipeline file; `path` names it in errors and gives `pipeline_dir`.
+    public static func parse(yaml text: String, path: String, set: [String: String] = [:],
+                             catalog: CommandCatalog) throws -> Pipeline {
         func fail(_ node: Node?, _ m: String) -> PipelineError { PipelineError(file: path, line: node?.mark?.line, message: m) }
         let root: Node
         do {

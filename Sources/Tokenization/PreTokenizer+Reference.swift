@@ -20,8 +20,9 @@ extension PreTokenizer {
         }
     }
 
-    /// The slow, obviously right reference built on Swift Regex with the same pattern, for tests.
-    static func referenceSplit(_ text: String, _ pattern: PreTokenizerPattern) -> [Substring] {
+    /// The slow, obviously right reference built on Swift Regex with the same pattern, for the
+    /// tests and the fuzz target that hold the scanner to it.
+    public static func referenceSplit(_ text: String, _ pattern: PreTokenizerPattern) -> [Substring] {
         let regex: Regex<AnyRegexOutput>
         do {
             regex = try Regex(referencePattern(pattern)).matchingSemantics(.unicodeScalar)

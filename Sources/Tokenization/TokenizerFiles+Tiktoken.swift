@@ -19,6 +19,12 @@ extension TokenizerFiles {
         return try tokenizer(ranks: ranks, specialTokens: specialTokens, pattern: pattern, path: path)
     }
 
+    /// `readTiktoken` on bytes already read; `path` names the file in errors.
+    public static func parseTiktoken(_ bytes: [UInt8], path: String, pattern: PreTokenizerPattern,
+                                     specialTokens: [String: Int]) throws(TokenizerFileError) -> Tokenizer {
+        try tokenizer(ranks: try parseTiktoken(bytes, path: path), specialTokens: specialTokens, pattern: pattern, path: path)
+    }
+
     /// tiktoken's `load_tiktoken_bpe`: non-empty lines of `base64(token) rank`.
     static func parseTiktoken(_ bytes: [UInt8], path: String) throws(TokenizerFileError) -> [[UInt8]: Int] {
         var ranks: [[UInt8]: Int] = [:]

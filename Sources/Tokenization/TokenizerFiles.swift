@@ -115,7 +115,7 @@ public enum TokenizerFiles {
     /// subword prefixes/suffixes, dropout and split patterns other than the known ones. The
     /// post-processor (which only adds tokens around a sequence in HF) is ignored. Every added token
     /// becomes a special token: encoded only where the caller allows it.
-    static func parseHuggingFace(_ bytes: [UInt8], path: String) throws(TokenizerFileError) -> Tokenizer {
+    public static func parseHuggingFace(_ bytes: [UInt8], path: String) throws(TokenizerFileError) -> Tokenizer {
         let root = try parseJSON(bytes, path: path)
         func fail(_ message: String) -> TokenizerFileError { TokenizerFileError(path: path, message: message) }
         guard let model = root["model"], model.members != nil else { throw fail("no model") }
@@ -260,7 +260,15 @@ public enum TokenizerFiles {
     /// a `#version` header.
     public static func readVocabMerges(vocab: String, merges: String,
                                        pattern: PreTokenizerPattern = .gpt2) throws(TokenizerFileError) -> Tokenizer {
-        let root = try parseJSON(try readFile(vocab), path: vocab)
+        try parseVocabMerges(vocab: try readFile(vocab), vocabPath: vocab, merges: try readFile(merges), mergesPath: merges,
+                             pattern: pattern)
+    }
+
+    /// `readVocabMerges` on bytes already read; the paths name the files in errors.
+    public static func parseVocabMerges(vocab vocabBytes: [UInt8], vocabPath vocab: String, merges mergesBytes: [UInt8],
+                                        mergesPath merges: String,
+                                        pattern: PreTokenizerPattern = .gpt2) throws(TokenizerFileError) -> Tokenizer {
+        let root = try parseJSON(vocabBytes, path: vocab)
         guard let members = root.members else { throw TokenizerFileError(path: vocab, message: "not a JSON object") }
         var entries: [(String, Int)] = []
         entries.reserveCapacity(members.count)
@@ -270,7 +278,7 @@ public enum TokenizerFiles {
             }
             entries.append((m.key, id))
         }
-        let pairs = try parseMerges(try readFile(merges), path: merges)
+        let pairs = try parseMerges(mergesBytes, path: merges)
         return try tokenizer(vocab: entries, merges: pairs, added: [], pattern: pattern, path: vocab)
     }
 

@@ -1,0 +1,86 @@
+// gzip streams, differential: ISA-L's decoder (GzipDecoder, what ingest uses) against zlib's
+// (ZlibGzipDecoder, the reference), read two ways. As in GzipReferenceTests: the same bytes (on a
+// damaged stream, the bytes each gave before the error agree), the same kind of error (and
+// offset, for a truncation), the same member count and last member offset.
+import ArchiveIO
+import FuzzSupport
+
+/// Hands out at most `chunk` bytes per read, so headers and trailers straddle refills.
+final class ChunkedSource: ByteSource {
+    let bytes: [UInt8]
+    let chunk: Int
+    var offset = 0
+    var rawBytesConsumed: Int64 { Int64(offset) }
+    init(_ bytes: [UInt8], chunk: Int) { self.bytes = bytes; self.chunk = chunk }
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        let n = min(buffer.count, chunk, bytes.count - offset)
+        guard n > 0 else { return 0 }
+        bytes.withUnsafeBytes { buffer.baseAddress!.copyMemory(from: $0.baseAddress! + offset, byteCount: n) }
+        offset += n
+        return n
+    }
+}
+
+struct Outcome: Equatable {
+    var bytes: [UInt8]
+    var error: String?
+    var members: Int
+    var memberStart: Int64
+    var hitLimit: Bool
+}
+
+let limit = 1 << 22
+
+func decode(_ input: [UInt8], isal: Bool, inChunk: Int, outChunk: Int, bufferSize: Int) -> Outcome {
+    let source = ChunkedSource(input, chunk: inChunk)
+    let decoder: ByteSource
+    let members: () -> (Int, Int64)
+    do {
+        if isal {
+            let d = try GzipDecoder(source, bufferSize: bufferSize)
+            decoder = d
+            members = { (d.membersCompleted, d.memberStart) }
+        } else {
+            let d = try ZlibGzipDecoder(source, bufferSize: bufferSize)
+            decoder = d
+            members = { (d.membersCompleted, d.memberStart) }
+        }
+    } catch {
+        fatalError("cannot make a decoder: \(error)")
+    }
+    var out: [UInt8] = []
+    var error: String?
+    do {
+        out = try drain(decoder, limit: limit, chunk: outChunk)
+    } catch let ArchiveIOError.truncated(format, offset) {
+        error = "truncated \(format) at \(offset)"
+    } catch let ArchiveIOError.corrupt(format, offset, _) {
+        precondition(offset >= 0 && offset <= Int64(input.count), "corrupt-data offset \(offset) outside the input")
+        error = "corrupt \(format)"
+    } catch {
+        fatalError("\(isal ? "ISA-L" : "zlib") decoder threw \(error)")
+    }
+    let (count, start) = members()
+    return Outcome(bytes: out, error: error, members: count, memberStart: start, hitLimit: out.count >= limit)
+}
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
+    let bytes = input(data, size)
+    for (inChunk, outChunk, bufferSize) in [(1 << 30, 1 << 16, 1 << 17), (7, 1000, 64)] {
+        let reference = decode(bytes, isal: false, inChunk: inChunk, outChunk: outChunk, bufferSize: bufferSize)
+        let got = decode(bytes, isal: true, inChunk: inChunk, outChunk: outChunk, bufferSize: bufferSize)
+        let n = min(got.bytes.count, reference.bytes.count)
+        precondition(got.bytes.prefix(n) == reference.bytes.prefix(n),
+                     "ISA-L and zlib give different bytes (read \(inChunk)/\(outChunk)/\(bufferSize))")
+        if got.hitLimit || reference.hitLimit { continue }
+        if got.error == nil && reference.error == nil {
+            precondition(got.bytes.count == reference.bytes.count, "ISA-L gave \(got.bytes.count) bytes, zlib \(reference.bytes.count)")
+        }
+        precondition(got.error == reference.error,
+                     "ISA-L: \(got.error ?? "no error"), zlib: \(reference.error ?? "no error") (read \(inChunk)/\(outChunk)/\(bufferSize))")
+        precondition(got.members == reference.members && got.memberStart == reference.memberStart,
+                     "ISA-L: \(got.members) members, last at \(got.memberStart); zlib: \(reference.members), last at \(reference.memberStart)")
+    }
+    return 0
+}
