@@ -1,7 +1,7 @@
 # Kiln. `make demo` and `make test` work on a fresh machine: they install what is missing.
 SWIFT ?= swift
 BIN := .build/release
-.PHONY: deps venv build build-debug test demo bench clean samples
+.PHONY: deps venv build build-debug test demo bench clean samples fuzz
 
 deps:
 	@scripts/deps.sh
@@ -33,4 +33,8 @@ samples:
 	python3 scripts/make-task-samples.py
 
 clean:
-	rm -rf .build out bench/work
+	rm -rf .build .build-fuzz out bench/work
+
+# libFuzzer targets (Fuzz/), FUZZ_SECONDS each (default 120): see scripts/fuzz.sh.
+fuzz: deps
+	@scripts/fuzz.sh

@@ -3,8 +3,10 @@
 // function and no `main`, so they link only with libFuzzer's main:
 //
 //   swift build --package-path Fuzz --scratch-path .build-fuzz -c debug \
-//       --sanitize=fuzzer --sanitize=address
+//       --sanitize=fuzzer --sanitize=address -Xswiftc -sanitize=fuzzer,address
 //
+// (swiftc keeps only the last -sanitize= flag: without the -Xswiftc one the code has no coverage
+// instrumentation.)
 // `make fuzz` (scripts/fuzz.sh) builds and runs them. A package of its own, depending on Kiln by
 // path, so that the normal `swift build` / `swift test` of Kiln never sees a target that cannot
 // link without libFuzzer.

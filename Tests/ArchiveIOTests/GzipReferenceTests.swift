@@ -242,6 +242,28 @@ import TestSupport
         #expect(try Self.check(badHCRC, "bad header CRC").error == "corrupt gzip")
     }
 
+    // MARK: - Fuzzing findings (Fuzz/Sources/gzip, docs/RELIABILITY.md)
+
+    /// Streams that end inside a gzip header. zlib judges the magic number once it has two bytes
+    /// and the method once it has four (method and flags); ISA-L waits for all ten, so the ISA-L
+    /// decoder called "1F BF" truncated where zlib calls it corrupt.
+    @Test(arguments: [
+        ([0x1F, 0xBF], "corrupt gzip"),                      // the fuzzer's first input
+        ([0x1F, 0x8B, 0xD9], "truncated gzip at 3"),         // its second: the method alone is not judged
+        ([0x1F, 0x8B, 0xD9, 0x00], "corrupt gzip"),          // method and flags: judged
+        ([0x1F, 0x8B, 0x08], "truncated gzip at 3"),
+        ([0x1F, 0x8B, 0x08, 0x00, 0x00], "truncated gzip at 5"),
+        ([0x1F, 0x00], "corrupt gzip"),
+    ] as [([UInt8], String)])
+    func headerCutShort(input: [UInt8], error: String) throws {
+        #expect(try Self.check(input, "\(input)").error == error)
+        // The same after a complete member.
+        let member = try Self.gzip(Array("one".utf8))
+        let after = try Self.check(member + input, "a member, then \(input)")
+        #expect(after.bytes == Array("one".utf8) && after.members == 1)
+        #expect(after.error == (error.hasPrefix("truncated") ? "truncated gzip at \(member.count + input.count)" : error))
+    }
+
     @Test func randomDamage() throws {
         let gz = try Self.gzip(Self.text(6000)) + Self.gzip(Self.random(300, seed: 9), level: 1)
         var g = SplitMix(42)

@@ -5,17 +5,28 @@
 import DataPrep
 import FuzzSupport
 
-let catalog = CommandCatalog(commands: [
-    "prep ingest": .init(options: ["out": false, "compression": false, "threads": false, "max-document-size": false,
-                                   "strict": true, "force": true, "help": true, "json": true], takesInputs: true),
-    "prep clean": .init(options: ["out": false, "rejected": false, "lang": false, "pii": true, "config": false],
-                        takesInputs: true),
-    "prep train-tokenizer": .init(options: ["out": false, "vocab-size": false, "special": false], takesInputs: true),
-    "tune init": .init(options: ["out": false, "layers": false, "channels": false, "heads": false, "tokenizer": false],
-                       takesInputs: false),
-    "tune run": .init(options: ["out": false, "init": false, "train": false, "steps": false, "resume": true],
-                      takesInputs: false),
-])
+/// The commands of pipelines/*.yaml with the options they use, and a flag or two.
+let catalog: CommandCatalog = {
+    func command(_ options: [String], flags: [String] = [], inputs: Bool = true) -> CommandCatalog.Command {
+        var all: [String: Bool] = ["out": false, "help": true, "json": true, "force": true]
+        for o in options { all[o] = false }
+        for f in flags { all[f] = true }
+        return .init(options: all, takesInputs: inputs)
+    }
+    return CommandCatalog(commands: [
+        "prep ingest": command(["compression", "max-document-size", "threads"], flags: ["strict"]),
+        "prep clean": command(["rejected", "lang", "config"], flags: ["pii"]),
+        "prep dedup": command(["removed", "mem-budget"]),
+        "prep train-tokenizer": command(["vocab-size", "special", "pattern"]),
+        "prep tokenize": command(["format", "max-tokens", "tokenizer", "val-fraction"]),
+        "tune init": command(["channels", "heads", "layers", "max-seq", "seed", "tokenizer"], inputs: false),
+        "tune run": command(["base", "batch-size", "data", "eval-every", "lr", "save-every", "seq-len", "steps", "threads",
+                             "warmup-steps", "weight-decay"], flags: ["resume"], inputs: false),
+        "tune eval": command(["data", "tasks", "threads", "tokenizer"]),
+        "tune generate": command(["max-tokens", "prompt", "temperature", "tokenizer"]),
+        "tune export": command(["to", "tokenizer"]),
+    ])
+}()
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
