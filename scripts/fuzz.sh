@@ -50,7 +50,9 @@ for entry in $ALL_TARGETS; do
     touch "$marker"
     # Leaks are not checked: the Swift runtime keeps caches (metadata, strings) that LeakSanitizer
     # reports at exit; memory that grows per input shows as an oom- finding through -rss_limit_mb.
-    SWIFT_BACKTRACE=enable=no nice "$SCRATCH/debug/fuzz-$target" "$work" "Fuzz/corpus/$target" \
+    dict=()
+    if [ -f "Fuzz/dict/$target.dict" ]; then dict=(-dict="Fuzz/dict/$target.dict"); fi
+    SWIFT_BACKTRACE=enable=no nice "$SCRATCH/debug/fuzz-$target" "$work" "Fuzz/corpus/$target" "${dict[@]}" \
         -max_total_time="$SECONDS_PER_TARGET" -rss_limit_mb=2048 -timeout=10 -max_len="$max_len" \
         -detect_leaks=0 -print_final_stats=1 -artifact_prefix="$findings/" > "$log" 2>&1 || true
     elapsed=$(( $(date +%s) - start ))

@@ -105,6 +105,12 @@ public struct Pipeline: Sendable {
     public var vars: [String: String]
     public var stages: [Stage]
 
+    /// The longest text a value may expand to. A value that refers to itself, or variables that
+    /// refer to each other, grow as the expansion rounds go (`a: "${a}${a}${a}${a}${a}${a}${a}${a}"`
+    /// is 2^48 copies of itself after four rounds: a 60-byte file that took all the memory), so a
+    /// value past this is an error. Paths and options are far shorter.
+    static let maxExpandedBytes = 1 << 16
+
     static let fileKeys: Set<String> = ["name", "workdir", "vars", "stages", "description"]
     static let stageKeys: Set<String> = ["name", "run", "inputs", "out", "options", "description", "ranks"]
     /// The commands that can run on several MPI processes.
@@ -164,12 +170,25 @@ public struct Pipeline: Sendable {
                     throw fail(node, "undefined variable ${\(name)} (defined: \(vars.keys.sorted().joined(separator: ", ")))")
                 }
                 out += value
+                guard out.utf8.count <= maxExpandedBytes else {
+                    throw fail(node, "\"\(s.prefix(60))\" expands to more than \(maxExpandedBytes) bytes "
+                               + "(does a variable refer to itself?)")
+                }
                 rest = rest[rest.index(after: close)...]
             }
             return out + rest
         }
         // Variables may use each other (and workdir); expand until stable.
-        for _ in 0..<4 { for (k, v) in vars { vars[k] = try expand(v, nil) } }
+        for _ in 0..<4 {
+            for (k, v) in vars {
+                do {
+                    vars[k] = try expand(v, nil)
+                } catch var e as PipelineError {
+                    e.line = e.line ?? varLines[k]
+                    throw e
+                }
+            }
+        }
         let workdir = try expand(set["workdir"] ?? top["workdir"]?.string ?? "out/\(base)", top["workdir"])
         vars["workdir"] = workdir
         let name = top["name"]?.string ?? base
