@@ -149,11 +149,18 @@ public final class GzipDecoder: ByteSource {
             let rc = kiln_isal_inflate(state, input.baseAddress!.assumingMemoryBound(to: UInt8.self) + inStart,
                                        &availIn, out.assumingMemoryBound(to: UInt8.self), &availOut,
                                        &finished, &unread)
-            inStart = inEnd - Int(availIn)
-            produced = Int(requested - availOut)
             if rc != ISAL_DECOMP_OK {
+                // On some errors ISA-L hands back more input than it was given (it winds back over
+                // bits it had buffered from earlier calls, and the count wraps: the error named byte
+                // -4294967269, found by the gzip fuzz target). The offset is then where this call began.
+                if availIn <= offered { inStart = inEnd - Int(availIn) }
                 throw ArchiveIOError.corrupt(format: "gzip", offset: rawBytesConsumed, message: Self.message(rc))
             }
+            guard availIn <= offered, availOut <= requested else {
+                throw ArchiveIOError.library(name: "isa-l", message: "isal_inflate returned more room than it was given")
+            }
+            inStart = inEnd - Int(availIn)
+            produced = Int(requested - availOut)
             if finished != 0 {
                 // Bytes ISA-L read past the trailer belong to what follows; they are still in
                 // `input` when they came in this call.

@@ -264,6 +264,16 @@ import TestSupport
         #expect(after.error == (error.hasPrefix("truncated") ? "truncated gzip at \(member.count + input.count)" : error))
     }
 
+    /// Found by the gzip fuzz target: failing with "invalid distance too far back", ISA-L handed
+    /// back more input than it had been given in that call, and the error named byte -4294967269.
+    /// `decode` checks that a corrupt-data offset lies inside the input.
+    @Test func corruptOffsetInsideTheInput() throws {
+        let input: [UInt8] = [0x1F, 0x8B, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x03, 0xB5,
+                              0x06, 0xC0, 0x2A, 0x1B, 0x4A, 0x4B, 0x8C, 0x61, 0xF1, 0x03, 0xC8, 0x77, 0x46]
+        #expect(try Self.check(input, "distance too far back").error == "corrupt gzip")
+        #expect(try Self.check(try Self.gzip(Self.text(3000)) + input, "after a member").error == "corrupt gzip")
+    }
+
     /// Found by the gzip fuzz target, and kept as a known difference: a member whose dynamic block
     /// header is damaged (zlib: "invalid distances set") and then cut short. zlib judges the code
     /// lengths as it reads them; ISA-L waits for more input, so the stream ends, for it, inside a
