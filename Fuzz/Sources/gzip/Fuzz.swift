@@ -77,11 +77,15 @@ public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
         if got.error == nil && reference.error == nil {
             precondition(got.bytes.count == reference.bytes.count, "ISA-L gave \(got.bytes.count) bytes, zlib \(reference.bytes.count)")
         }
-        // Known difference: ISA-L reads a dynamic block's header only once it has the whole of it,
-        // so a stream whose header is damaged and then cut short ends, for ISA-L, in the middle of
-        // a header (truncated at the end of the input), where zlib has already judged the code
-        // lengths (corrupt). GzipReferenceTests.damagedHeaderCutShort pins it.
-        if got.error == "truncated gzip at \(bytes.count)" && reference.error == "corrupt gzip" { continue }
+        // Known difference: when the input ends inside a damaged dynamic block header, the two
+        // decoders judge the header at different points (ISA-L reads it only once it has all of
+        // it, zlib code length by code length), so one may call the stream truncated at the end of
+        // the input where the other calls it corrupt. Both refuse it.
+        // GzipReferenceTests.damagedHeaderCutShort pins both directions.
+        let cut = "truncated gzip at \(bytes.count)"
+        if (got.error == cut && reference.error == "corrupt gzip") || (got.error == "corrupt gzip" && reference.error == cut) {
+            continue
+        }
         precondition(got.error == reference.error,
                      "ISA-L: \(got.error ?? "no error"), zlib: \(reference.error ?? "no error") (read \(inChunk)/\(outChunk)/\(bufferSize))")
         precondition(got.members == reference.members && got.memberStart == reference.memberStart,
