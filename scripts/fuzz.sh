@@ -24,12 +24,14 @@ tiktoken:4096 bpe:4096 pretokenizer:256 token-shard:8192 llmc-checkpoint:8192 sa
 # compiles with AddressSanitizer and without coverage (libFuzzer then says "no interesting inputs
 # ... Is the code instrumented for coverage?"). The -Xswiftc flag comes last and names both;
 # --sanitize makes SwiftPM link both runtimes.
-swift build --package-path Fuzz --scratch-path "$SCRATCH" -c debug --sanitize=fuzzer --sanitize=address \
-    -Xswiftc -sanitize=fuzzer,address 2>&1 \
-    | grep -E "error|Compiling|Build complete" | grep -v "^\[" || true
-test -x "$SCRATCH/debug/fuzz-gzip" || { echo "fuzz: the build failed" >&2; exit 2; }
-
 mkdir -p "$SCRATCH/logs"
+echo "fuzz: building the targets into $SCRATCH (a first build takes minutes)" >&2
+if ! swift build --package-path Fuzz --scratch-path "$SCRATCH" -c debug --sanitize=fuzzer --sanitize=address \
+        -Xswiftc -sanitize=fuzzer,address > "$SCRATCH/logs/build.log" 2>&1; then
+    grep -E "error:" "$SCRATCH/logs/build.log" >&2 || tail -20 "$SCRATCH/logs/build.log" >&2
+    echo "fuzz: the build failed (log: $SCRATCH/logs/build.log)" >&2
+    exit 2
+fi
 report="$SCRATCH/fuzz-report.md"
 {
     echo "| target | seconds | executions | exec/s | coverage (cov / ft) | corpus | findings |"
