@@ -15,6 +15,9 @@ public enum ArchiveIOError: Error, CustomStringConvertible, Equatable, Sendable 
     case truncated(format: String, offset: Int64)
     /// A C library refused an operation that should not fail (out of memory, bad parameter).
     case library(name: String, message: String)
+    /// The file at `path` ended at byte `endedAt`, before the size it had when it was opened: it
+    /// was truncated while being read.
+    case shrank(path: String, sizeWhenOpened: Int64, endedAt: Int64)
 
     public var description: String {
         switch self {
@@ -26,6 +29,8 @@ public enum ArchiveIOError: Error, CustomStringConvertible, Equatable, Sendable 
             return "truncated \(format) data: the input ends at byte \(offset) in the middle of a unit"
         case let .library(name, message):
             return "\(name): \(message)"
+        case let .shrank(path, size, end):
+            return "\(path): the file was truncated while being read: it had \(size) bytes when opened and ended at byte \(end)"
         }
     }
 }
@@ -50,11 +55,17 @@ public final class FileSource: ByteSource {
     /// Sees every chunk read, in order (to hash the file in the same pass).
     public var observer: ((UnsafeRawBufferPointer) -> Void)?
 
+    /// The size of a regular file when it was opened (nil for pipes and devices): a file that ends
+    /// before it is a file cut short while being read, an error rather than a shorter input.
+    public let sizeWhenOpened: Int64?
+
     public init(path: String) throws {
         self.path = path
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw ArchiveIOError.io(path: path, operation: "open", errno: errno) }
         self.fd = fd
+        var st = stat()
+        sizeWhenOpened = fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG ? Int64(st.st_size) : nil
     }
 
     deinit { close(fd) }
@@ -63,6 +74,9 @@ public final class FileSource: ByteSource {
         guard let base = buffer.baseAddress, buffer.count > 0 else { return 0 }
         while true {
             let n = Glibc.read(fd, base, buffer.count)
+            if n == 0, let size = sizeWhenOpened, rawBytesConsumed < size {
+                throw ArchiveIOError.shrank(path: path, sizeWhenOpened: size, endedAt: rawBytesConsumed)
+            }
             if n >= 0 {
                 rawBytesConsumed += Int64(n)
                 if n > 0, let observer { observer(UnsafeRawBufferPointer(start: base, count: n)) }

@@ -408,6 +408,9 @@ final class IngestJob {
         case let ArchiveIOError.io(_, operation, code):
             issue(kind: "read_error", member: member, offset: nil, line: nil,
                   message: ArchiveIOError.io(path: input.path, operation: operation, errno: code).description)
+        case let ArchiveIOError.shrank(_, size, end):
+            issue(kind: "truncated_while_reading", member: member, offset: end, line: nil,
+                  message: "the file was truncated while being read: it had \(size) bytes when opened and ended at byte \(end)")
         case let WARCError.truncated(offset):
             issue(kind: "truncated", member: member, offset: offset, line: nil, message: "truncated WARC record")
         case let WARCError.malformed(offset, message):

@@ -77,7 +77,7 @@ import TestSupport
         #expect(m.inputs.count == 3)
     }
 
-    /// Kills each stage at several moments with SIGKILL and reruns it: the shards must be
+    /// Kills each stage at several random moments with SIGKILL and reruns it: the shards must be
     /// byte-identical to an uninterrupted run's, and no temporary file may be left.
     @Test func killedRunsRerunToTheSameBytes() throws {
         let dir = Fixtures.tempDir("kill")
@@ -96,7 +96,8 @@ import TestSupport
                                           dir: dir, name: "clean")
         let dedupKills = try killAndRerun(["dedup", dir + "/docs", "--threads", "2", "--shard-size", "1MB", "--quiet"],
                                           dir: dir, name: "dedup")
-        print("kill points tried: ingest \(kills), clean \(cleanKills), dedup \(dedupKills)")
+        print("kill points landed mid-run: ingest \(kills.landed)/\(kills.tried), clean \(cleanKills.landed)/\(cleanKills.tried), "
+              + "dedup \(dedupKills.landed)/\(dedupKills.tried) (KILN_KILL_SEED=\(KillHarness.seed))")
     }
 
     @Test func outputsValidateAgainstTheSchemas() throws {
@@ -120,36 +121,14 @@ func shardBytes(_ dir: String) -> [String: [UInt8]] {
     Dictionary(uniqueKeysWithValues: Fixtures.shardFiles(dir).map { (($0 as NSString).lastPathComponent, Fixtures.read($0)) })
 }
 
-/// Runs `args` once to the end, then five times killed at 10–90% of that time and rerun;
-/// returns how many kills landed before the run had finished.
+/// Kills a `prep` stage at `KillHarness.points(normal: 4)` random moments (see
+/// Tests/TestSupport/KillHarness.swift) and expects every rerun to give the uninterrupted bytes.
 func killAndRerun(_ args: [String], dir: String, name: String,
-                  outputs: (String) -> [String: [UInt8]] = shardBytes) throws -> Int {
-    let start = Date()
-    let reference = try Fixtures.prep(args + ["--out", dir + "/\(name)-ref"])
-    let duration = Date().timeIntervalSince(start)
-    #expect(reference.status == 0, "\(reference.stderr)")
-    let expected = outputs(dir + "/\(name)-ref")
-    #expect(expected.count > 1)
-    var landed = 0
-    for fraction in [0.1, 0.3, 0.5, 0.7, 0.9] {
-        let out = dir + "/\(name)-\(Int(fraction * 10))"
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: Fixtures.binDir + "/prep")
-        p.arguments = args + ["--out", out]
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        usleep(useconds_t(duration * fraction * 1_000_000))
-        kill(p.processIdentifier, SIGKILL)
-        p.waitUntilExit()
-        if !FileManager.default.fileExists(atPath: out + "/manifest.json") { landed += 1 }
-        let rerun = try Fixtures.prep(args + ["--out", out])
-        #expect(rerun.status == 0)
-        #expect(outputs(out) == expected, "\(name) after a kill at \(Int(fraction * 100))%")
-        let leftovers = try FileManager.default.contentsOfDirectory(atPath: out).filter { $0.hasPrefix(".") }
-        #expect(leftovers.isEmpty, "\(name): \(leftovers)")
-    }
-    #expect(landed >= 1, "\(name): no kill landed mid-run")
-    return landed
+                  outputs: @escaping (String) -> [String: [UInt8]] = shardBytes) throws -> KillReport {
+    let report = try KillHarness.check(.prep(name, args, outputs: outputs), dir: dir, count: KillHarness.points(normal: 4))
+    #expect(report.failures.isEmpty, "\(report)")
+    #expect(report.landed >= 1, "\(name): no kill landed mid-run: \(report)")
+    return report
 }
 
 /// Every file of an output folder but the manifests and hidden files, by name.

@@ -247,7 +247,7 @@ import Tokenization
         #expect(leftovers.isEmpty, "\(leftovers)")
     }
 
-    /// Killed with SIGKILL at several moments and rerun, train-tokenizer and tokenize give the
+    /// Killed with SIGKILL at several random moments and rerun, train-tokenizer and tokenize give the
     /// bytes of an uninterrupted run.
     @Test func killedTokenizerStagesRerunToTheSameBytes() throws {
         let dir = Fixtures.tempDir("tokkill")
@@ -261,7 +261,8 @@ import Tokenization
         let tokenizeKills = try killAndRerun(["tokenize", dir + "/docs", "--tokenizer", dir + "/train-ref", "--threads", "2",
                                               "--shard-tokens", "300000", "--val-fraction", "0.05", "--quiet"],
                                              dir: dir, name: "tokenize", outputs: outputFiles)
-        print("kill points tried: train-tokenizer \(trainKills), tokenize \(tokenizeKills)")
+        print("kill points landed mid-run: train-tokenizer \(trainKills.landed)/\(trainKills.tried), "
+              + "tokenize \(tokenizeKills.landed)/\(tokenizeKills.tried) (KILN_KILL_SEED=\(KillHarness.seed))")
     }
 }
 

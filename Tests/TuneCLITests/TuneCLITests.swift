@@ -90,6 +90,88 @@ import TestSupport
         #expect(saved.count == 1)
     }
 
+    /// `tune run` killed with SIGKILL at random moments (Tests/TestSupport/KillHarness.swift) and
+    /// rerun as a requeued job would be (with --resume once a complete checkpoint exists): the
+    /// final weights and optimizer state are those of an uninterrupted run, byte for byte.
+    @Test func killedRunsResumeToTheSameWeights() throws {
+        let dir = Fixtures.tempDir("tunekill")
+        let (tok, sft) = try Self.data(dir)
+        #expect(try Fixtures.tune(["init"] + Self.tiny + ["--tokenizer", tok, "--out", dir + "/base.bin"]).status == 0)
+        let steps = 40
+        let args = ["run", "--base", dir + "/base.bin", "--data", sft, "--steps", "\(steps)", "--lr", "3e-3",
+                    "--eval-every", "10", "--save-every", "4", "--keep", "2"] + Self.short
+        let finals = [String(format: "model_%08d.bin", steps), String(format: "state_%08d.bin", steps)]
+        let run = KillableRun(
+            name: "tune-run", program: Fixtures.binDir + "/tune",
+            arguments: { args + ["--out", $0] },
+            rerunArguments: { out in args + ["--out", out] + (RunFolder(out).checkpoints().isEmpty ? [] : ["--resume"]) },
+            outputs: { out in
+                Dictionary(uniqueKeysWithValues: finals.map { ($0, Fixtures.read(out + "/" + $0)) }.filter { !$0.1.isEmpty })
+            })
+        let report = try KillHarness.check(run, dir: dir, count: KillHarness.points(normal: 4))
+        #expect(report.failures.isEmpty, "\(report)")
+        #expect(report.landed >= 1, "no kill landed mid-run: \(report)")
+    }
+
+    /// A 1 MB tmpfs as the run folder, and a read-only one: exit 1 with an error naming the file
+    /// (ENOSPC, EROFS), no summary.json, no temporary file, and every model file left under its
+    /// final name is complete (`tune info` reads it).
+    @Test func aFullOrReadOnlyRunFolderIsAClearError() throws {
+        let dir = Fixtures.tempDir("tunefull")
+        let (tok, sft) = try Self.data(dir)
+        #expect(try Fixtures.tune(["init"] + Self.tiny + ["--tokenizer", tok, "--out", dir + "/base.bin"]).status == 0)
+        let args = ["run", "--base", dir + "/base.bin", "--data", sft, "--steps", "20", "--save-every", "2", "--keep", "100",
+                    "--eval-every", "0"] + Self.short
+        if let mount = ScratchMount.tmpfs(size: "1m", test: "full disk (tune run)") {
+            defer { mount.unmount() }
+            let out = mount.path + "/run"
+            let r = try Fixtures.tune(args + ["--out", out])
+            #expect(r.status == 1, "\(r.status): \(r.stderr)")
+            #expect(r.stderr.contains("No space left on device") && r.stderr.contains(out + "/"), "\(r.stderr)")
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: out)) ?? []
+            #expect(!names.contains { $0.hasPrefix(".") } && !names.contains("summary.json"), "\(names)")
+            let models = names.filter { $0.hasPrefix("model_") }
+            for m in models { #expect(try Fixtures.tune(["info", out + "/" + m]).status == 0, "\(m) is not complete") }
+            print("full disk, tune run: exit \(r.status), \(models.count) complete checkpoints kept: \(r.stderr.split(separator: "\n").last ?? "")")
+        }
+        try withUnwritableFolder(test: "unwritable run folder") { out in
+            let r = try Fixtures.tune(args + ["--out", out + "/run"])
+            #expect(r.status == 1, "\(r.status): \(r.stderr)")
+            #expect(r.stderr.contains(out) && (r.stderr.contains("Read-only file system") || r.stderr.contains("Permission denied")),
+                    "\(r.stderr)")
+        }
+    }
+
+    /// Checkpoint headers that claim terabytes are refused before anything is allocated: GPT-3's
+    /// shape (175 billion parameters, 700 GB of float32) in a 1 KB file, a header past 2^40
+    /// parameters, and a safetensors header nested 100,000 deep. Bound: exit 1 naming the file,
+    /// under 256 MiB of RSS and 30 s each.
+    @Test func checkpointHeadersClaimingTerabytesAreRefusedBeforeAllocating() throws {
+        let dir = Fixtures.tempDir("tunehuge")
+        func llmc(_ slots: [Int32]) -> [UInt8] {
+            var h = [Int32](repeating: 0, count: 256)
+            h[0] = 20240326
+            h[1] = 3
+            for (i, v) in slots.enumerated() { h[2 + i] = v }
+            return h.withUnsafeBytes { Array($0) }
+        }
+        // maxT, V, L, NH, C, Vp
+        Fixtures.write(llmc([2048, 50257, 96, 96, 12288, 50304]), to: dir + "/gpt3.bin")
+        Fixtures.write(llmc([2048, 50257, 4096, 512, 65536, 50304]), to: dir + "/huge.bin")
+        let deep = "{\"a\":" + String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000) + "}"
+        Fixtures.write(#"{"n_embd": 32, "n_layer": 2, "n_head": 2, "n_positions": 64, "vocab_size": 300}"#, to: dir + "/config.json")
+        Fixtures.write(withUnsafeBytes(of: UInt64(deep.utf8.count).littleEndian) { Array($0) } + Array(deep.utf8), to: dir + "/deep.safetensors")
+        for (name, expected) in [("gpt3.bin", "bytes"), ("huge.bin", "implausibly large"), ("deep.safetensors", "safetensors")] {
+            for args in [["info", dir + "/" + name],
+                         ["run", "--base", dir + "/" + name, "--data", dir, "--out", dir + "/run", "--steps", "1"] + Self.short] {
+                let r = try ChildProcess.measure(Fixtures.binDir + "/tune", args)
+                print("tune \(args[0]) \(name): exit \(r.status), peak RSS \(r.maxRSS >> 20) MiB, \(String(format: "%.2f", r.seconds)) s: \(r.stderr.prefix(200))")
+                #expect(r.status == 1 && r.stderr.contains(name) && r.stderr.contains(expected), "\(name): \(r.status) \(r.stderr)")
+                #expect(r.maxRSS < 256 << 20 && r.seconds < 30, "\(name): \(r.maxRSS >> 20) MiB, \(r.seconds) s")
+            }
+        }
+    }
+
     @Test func aTokenizerMismatchIsRefused() throws {
         let dir = Fixtures.tempDir("tunefp")
         let (_, sft) = try Self.data(dir)

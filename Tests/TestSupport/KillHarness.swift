@@ -1,0 +1,133 @@
+// Kill anywhere: run a stage to its end, then again killed with SIGKILL at random moments and
+// rerun, and compare the rerun's output with the uninterrupted run's, byte for byte.
+//
+// The moments are fractions of the uninterrupted run's wall time, drawn from a seeded generator:
+// KILN_KILL_SEED replays a run (the seed is printed with every report), KILN_KILL_POINTS sets how
+// many kill points each stage gets (the normal suite uses a few; docs/RELIABILITY.md gives the
+// results of a longer run).
+
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One stage to kill: how to run it into an output folder, how to rerun it after a kill, and
+/// which bytes of the folder must come out the same.
+public struct KillableRun {
+    public var name: String
+    /// The program (the built `prep` or `tune`).
+    public var program: String
+    /// The arguments of a run writing into the folder given.
+    public var arguments: (String) -> [String]
+    /// The arguments of the rerun after a kill (by default the same as `arguments`).
+    public var rerunArguments: (String) -> [String]
+    /// The files that must be byte-identical, by name.
+    public var outputs: (String) -> [String: [UInt8]]
+
+    public init(name: String, program: String, arguments: @escaping (String) -> [String],
+                rerunArguments: ((String) -> [String])? = nil, outputs: @escaping (String) -> [String: [UInt8]]) {
+        self.name = name
+        self.program = program
+        self.arguments = arguments
+        self.rerunArguments = rerunArguments ?? arguments
+        self.outputs = outputs
+    }
+
+    /// `prep ARGS --out FOLDER`.
+    public static func prep(_ name: String, _ args: [String], outputs: @escaping (String) -> [String: [UInt8]]) -> KillableRun {
+        KillableRun(name: name, program: Fixtures.binDir + "/prep", arguments: { args + ["--out", $0] }, outputs: outputs)
+    }
+}
+
+/// What one stage's kill points gave.
+public struct KillReport: CustomStringConvertible {
+    public var stage: String
+    public var seed: UInt64
+    /// The kill moments, as fractions of the uninterrupted run's time.
+    public var fractions: [Double] = []
+    /// Kills that found the process still running (the others came after it had finished).
+    public var landed = 0
+    public var referenceSeconds = 0.0
+    /// Everything that went wrong, one line each; empty when the stage passed.
+    public var failures: [String] = []
+
+    public var tried: Int { fractions.count }
+    public var description: String {
+        let points = fractions.map { String(format: "%.2f", $0) }.joined(separator: " ")
+        return "kill \(stage): \(tried) points tried, \(landed) landed mid-run (seed \(seed), run \(String(format: "%.1f", referenceSeconds)) s, at \(points))"
+            + (failures.isEmpty ? "" : "; FAILED: " + failures.joined(separator: "; "))
+    }
+}
+
+public enum KillHarness {
+    /// KILN_KILL_SEED, or a fresh seed for this test process (printed in every report).
+    public static let seed: UInt64 = {
+        if let s = ProcessInfo.processInfo.environment["KILN_KILL_SEED"], let v = UInt64(s) { return v }
+        return UInt64.random(in: 1...999_999)
+    }()
+
+    /// KILN_KILL_POINTS, or `normal` (the count for `make test`).
+    public static func points(normal: Int) -> Int {
+        ProcessInfo.processInfo.environment["KILN_KILL_POINTS"].flatMap { Int($0) }.map { max(1, $0) } ?? normal
+    }
+
+    /// The kill moments of a stage: its own stream of the seed (so that adding a stage does not
+    /// move another's), uniform in [0.03, 0.97) of the reference run's time.
+    public static func fractions(stage: String, count: Int, seed: UInt64 = seed) -> [Double] {
+        var state = seed ^ stage.utf8.reduce(0xCBF2_9CE4_8422_2325 as UInt64) { ($0 ^ UInt64($1)) &* 0x100_0000_01B3 }
+        return (0..<count).map { _ in 0.03 + 0.94 * Double(splitMix(&state) >> 11) / Double(1 << 53) }
+    }
+
+    /// Runs `run` to its end, then `count` times killed and rerun, each in a fresh folder under
+    /// `dir`; checks the rerun exits 0, matches the uninterrupted bytes and leaves no hidden
+    /// (temporary) file behind.
+    public static func check(_ run: KillableRun, dir: String, count: Int) throws -> KillReport {
+        var report = KillReport(stage: run.name, seed: seed)
+        let start = Date()
+        let reference = try Fixtures.run(run.program, run.arguments(dir + "/\(run.name)-ref"))
+        report.referenceSeconds = Date().timeIntervalSince(start)
+        guard reference.status == 0 else {
+            report.failures.append("the uninterrupted run exited \(reference.status): \(reference.stderr.suffix(500))")
+            return report
+        }
+        let expected = run.outputs(dir + "/\(run.name)-ref")
+        if expected.isEmpty { report.failures.append("the uninterrupted run wrote none of the compared files") }
+        for (i, fraction) in fractions(stage: run.name, count: count).enumerated() {
+            report.fractions.append(fraction)
+            let out = dir + "/\(run.name)-kill\(i)"
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: run.program)
+            p.arguments = run.arguments(out)
+            p.standardOutput = FileHandle.nullDevice
+            p.standardError = FileHandle.nullDevice
+            try p.run()
+            usleep(useconds_t(report.referenceSeconds * fraction * 1_000_000))
+            kill(p.processIdentifier, SIGKILL)
+            p.waitUntilExit()
+            if p.terminationReason == .uncaughtSignal && p.terminationStatus == SIGKILL { report.landed += 1 }
+            let rerun = try Fixtures.run(run.program, run.rerunArguments(out))
+            let at = String(format: "kill %d at %.2f", i, fraction)
+            if rerun.status != 0 {
+                report.failures.append("\(at): the rerun exited \(rerun.status): \(rerun.stderr.suffix(500))")
+                continue
+            }
+            let got = run.outputs(out)
+            if got != expected {
+                let differ = Set(got.keys).union(expected.keys).filter { got[$0] != expected[$0] }.sorted()
+                report.failures.append("\(at): differs from the uninterrupted run in \(differ)")
+            }
+            let leftovers = ((try? FileManager.default.contentsOfDirectory(atPath: out)) ?? []).filter { $0.hasPrefix(".") }
+            if !leftovers.isEmpty { report.failures.append("\(at): temporary files left: \(leftovers)") }
+        }
+        print(report)
+        return report
+    }
+
+    static func splitMix(_ state: inout UInt64) -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
