@@ -130,9 +130,10 @@ import TestSupport
             #expect(r.stderr.contains("No space left on device") && r.stderr.contains(out + "/"), "\(r.stderr)")
             let names = (try? FileManager.default.contentsOfDirectory(atPath: out)) ?? []
             #expect(!names.contains { $0.hasPrefix(".") } && !names.contains("summary.json"), "\(names)")
-            let models = names.filter { $0.hasPrefix("model_") }
+            let models = names.filter { $0.hasPrefix("model_") && $0.hasSuffix(".bin") }
+            #expect(!models.isEmpty, "\(names)")
             for m in models { #expect(try Fixtures.tune(["info", out + "/" + m]).status == 0, "\(m) is not complete") }
-            print("full disk, tune run: exit \(r.status), \(models.count) complete checkpoints kept: \(r.stderr.split(separator: "\n").last ?? "")")
+            print("full disk, tune run: exit \(r.status), \(models.count) complete model files kept: \(r.stderr.split(separator: "\n").last ?? "")")
         }
         try withUnwritableFolder(test: "unwritable run folder") { out in
             let r = try Fixtures.tune(args + ["--out", out + "/run"])
