@@ -56,6 +56,8 @@ public final class BufferedReader: ByteSource {
 
     /// Bytes of the underlying file consumed (read ahead included).
     public var rawBytesConsumed: Int64 { source.rawBytesConsumed }
+    /// Bytes read from the source and not yet handed out.
+    public var bufferedCount: Int { available }
 
     /// Hands out buffered bytes first, then reads on: a reader that has peeked at a stream can
     /// pass the whole stream on to a decoder.

@@ -78,8 +78,12 @@ final class IngestJob {
             skip(reason)
         case let .compressed(kind):
             guard layers < Self.maxCompressionLayers else { skip("too_many_compression_layers"); return }
+            // Where the compressed stream starts in the file: the reader has read ahead (up to
+            // 256 KiB), and counting from its read position made a small, legitimately 50:1 .gz
+            // look like a bomb. Only a file read directly has raw offsets equal to its bytes.
+            let streamStart = topLevel && layers == 0 ? max(0, reader.rawBytesConsumed - Int64(reader.bufferedCount)) : nil
             let decoded = try decoder(kind, over: reader, name: name)
-            let guarded = GuardedSource(decoded, rawBytes: { reader.rawBytesConsumed },
+            let guarded = GuardedSource(decoded, rawBytes: { reader.rawBytesConsumed }, rawStart: streamStart,
                                         maxBytes: topLevel ? nil : options.maxEntrySize,
                                         maxRatio: options.maxRatio, onRead: { [unowned self] in self.progress() })
             let inner = BufferedReader(guarded)
@@ -439,11 +443,12 @@ final class GuardedSource: ByteSource {
     private let onRead: () -> Void
     private var produced: Int64 = 0
 
-    init(_ upstream: ByteSource, rawBytes: @escaping () -> Int64, maxBytes: Int64?, maxRatio: Double,
-         onRead: @escaping () -> Void) {
+    /// `rawStart`: the raw offset where the stream begins, when known; else the raw position now.
+    init(_ upstream: ByteSource, rawBytes: @escaping () -> Int64, rawStart: Int64? = nil, maxBytes: Int64?,
+         maxRatio: Double, onRead: @escaping () -> Void) {
         self.upstream = upstream
         self.rawBytes = rawBytes
-        self.rawStart = rawBytes()
+        self.rawStart = rawStart ?? rawBytes()
         self.maxBytes = maxBytes
         self.maxRatio = maxRatio
         self.onRead = onRead
