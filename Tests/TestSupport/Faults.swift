@@ -86,7 +86,9 @@ public enum ChildProcess {
         public var status: Int32
         public var stderr: String
         public var stdout: String
-        /// Peak resident memory of the child, in bytes (getrusage's ru_maxrss).
+        /// Peak resident memory of the child, in bytes (wait4's ru_maxrss). An upper bound: Linux
+        /// also counts the memory the child shared with the test process between posix_spawn
+        /// and exec, so a small child reads as the test process's size (about 40–100 MiB).
         public var maxRSS: Int
         public var seconds: Double
     }
