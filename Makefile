@@ -26,7 +26,7 @@ test: deps venv
 # so the normal build stays intact. The CLI tests run the sanitized prep and tune beside the test
 # bundle. The whole suite under both takes far longer than make test's budget on two cores, so
 # this runs the subset below (docs/RELIABILITY.md has the times); SANITIZE_TESTS=. runs everything.
-SANITIZE_TESTS ?= KernelsTests|TokenizationTests|DataPrepTests|ParallelStageTests
+SANITIZE_TESTS ?= KernelsTests|IngestRunTests|ParallelStageTests
 test-asan: deps venv
 	@scripts/deps.sh test
 	$(SWIFT) build --build-tests --sanitize=address --scratch-path .build-asan
