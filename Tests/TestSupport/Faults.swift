@@ -86,39 +86,26 @@ public enum ChildProcess {
         public var status: Int32
         public var stderr: String
         public var stdout: String
-        /// Peak resident memory of the child, in bytes (wait4's ru_maxrss). An upper bound: Linux
-        /// also counts the memory the child shared with the test process between posix_spawn
-        /// and exec, so a small child reads as the test process's size (about 40–100 MiB).
+        /// Peak resident memory of the child, in bytes, as GNU time (`/usr/bin/time`, from
+        /// scripts/deps.sh) reports it.
         public var maxRSS: Int
         public var seconds: Double
     }
 
-    /// Runs a program to its end and measures its peak memory and wall time (wait4 on that child
-    /// alone, so earlier children of the test process do not count).
+    /// Runs a program to its end through GNU time and returns its peak memory and wall time.
+    /// Not wait4 on a child spawned here: Linux counts the memory a posix_spawn child shares with
+    /// the (large) test process before exec in its ru_maxrss; GNU time forks from a small process.
     public static func measure(_ program: String, _ args: [String]) throws -> Measured {
         let dir = Fixtures.tempDir("measure")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, dir + "/out", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_addopen(&actions, 2, dir + "/err", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        let argv = ([program] + args).map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var pid: pid_t = 0
         let start = Date()
-        let rc = posix_spawn(&pid, program, &actions, nil, argv, environ)
-        guard rc == 0 else { throw FixtureError(message: "posix_spawn \(program): \(String(cString: strerror(rc)))") }
-        var status: Int32 = 0
-        var usage = rusage()
-        while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
+        let r = try Fixtures.run("/usr/bin/time", ["-f", "%M", "-o", dir + "/rss", program] + args)
         let seconds = Date().timeIntervalSince(start)
-        // WIFEXITED/WEXITSTATUS are macros Swift does not import.
-        let exited = status & 0x7F == 0
-        return Measured(status: exited ? (status >> 8) & 0xFF : 128 + (status & 0x7F),
-                        stderr: String(decoding: Fixtures.read(dir + "/err"), as: UTF8.self),
-                        stdout: String(decoding: Fixtures.read(dir + "/out"), as: UTF8.self),
-                        maxRSS: Int(usage.ru_maxrss) * 1024, seconds: seconds)
+        let text = String(decoding: Fixtures.read(dir + "/rss"), as: UTF8.self)
+        // The last line is the KiB figure; a line before it says when the child was signalled.
+        guard let kib = text.split(separator: "\n").last.flatMap({ Int($0.trimmingCharacters(in: .whitespaces)) }) else {
+            throw FixtureError(message: "/usr/bin/time gave no peak memory: \(text) \(r.stderr)")
+        }
+        return Measured(status: r.status, stderr: r.stderr, stdout: r.stdout, maxRSS: kib * 1024, seconds: seconds)
     }
 }
