@@ -172,7 +172,7 @@ import TestSupport
               - name: train
                 run: tune run
                 out: ${workdir}/train
-                options: {base: "@init", data: "@tokens", steps: 250, batch_size: 2, seq_len: 16, eval_every: 0, save_every: 0, threads: 1}
+                options: {base: "@init", data: "@tokens", steps: 120, batch_size: 2, seq_len: 16, eval_every: 0, save_every: 0, threads: 1}
 
             """, to: dir + "/p.yaml")
         let local = try Fixtures.prep(["run", "p.yaml", "--quiet"], cwd: dir)
@@ -190,7 +190,7 @@ import TestSupport
         // Signal the batch shell once the run has taken a few steps.
         let metrics = dir + "/out/slurm/train/metrics.jsonl"
         let deadline = Date().addingTimeInterval(240)
-        while Date() < deadline, String(decoding: Fixtures.read(metrics), as: UTF8.self).split(separator: "\n").count < 5 {
+        while Date() < deadline, String(decoding: Fixtures.read(metrics), as: UTF8.self).split(separator: "\n").count < 3 {
             usleep(200_000)
         }
         let signalled = try Fixtures.run("/usr/bin/scancel", ["--signal=USR1", "--batch", train], env: cluster.environment)
@@ -202,7 +202,7 @@ import TestSupport
         try #require(states.allSatisfy { $0.value == "COMPLETED" }, "job states: \(states)\n\(logs)\n\(cluster.logs())")
         let show = try Fixtures.run("/usr/bin/scontrol", ["show", "job", "-o", train], env: cluster.environment).stdout
         #expect(show.contains(" Restarts=1 "), "the training job was not requeued: \(show)\n\(logs)")
-        let a = Fixtures.read(dir + "/out/local/train/model_00000250.bin"), b = Fixtures.read(dir + "/out/slurm/train/model_00000250.bin")
+        let a = Fixtures.read(dir + "/out/local/train/model_00000120.bin"), b = Fixtures.read(dir + "/out/slurm/train/model_00000120.bin")
         #expect(!a.isEmpty && a == b, "the requeued run's weights differ from an uninterrupted run's\n\(logs)")
     }
 
