@@ -36,9 +36,11 @@ def rows():
 
     if (ing := note(load("ingest"))):
         for r in ing["rows"]:
+            # From the seconds, not the rounded ratio: 0.997 is not ≥ 1.0.
+            ratio = r["gzip_s"] / r["kiln_s"]
             out.append([f"ingest {r['case']}, MB/s of text out", f"{r['kiln_text_mb_s']} MB/s, {r['kiln_peak_rss_mib']} MiB",
-                        f"`gzip -dc` {r['gzip_text_mb_s']} MB/s (the floor)", f"{r['ratio']}", f"≥ {r['goal']}",
-                        met(r["ratio"], r["goal"]), "same archives",
+                        f"`gzip -dc` {r['gzip_text_mb_s']} MB/s (the floor)", f"{ratio:.3f}", f"≥ {r['goal']}",
+                        met(ratio, r["goal"]), "same archives",
                         f"noisy (spread {max(r['spread_gzip'], r['spread_kiln'])})" if r["noisy"] else f"median of {ing['repeat']}"])
     if (cl := note(load("clean"))):
         for r in cl["rows"]:
