@@ -74,7 +74,14 @@ final class ShardWriter {
     }
 
     /// Closes the last shard and returns every shard written.
-    func finish() throws -> [OutputRecord] {
+/// Drops the shard being written: its temporary file goes with its writer. After an error,
+    /// so that a failed run leaves no `.NAME.tmp-PID` behind even if the process exits at once.
+    func discard() {
+        sink = nil
+        file = nil
+    }
+
+        func finish() throws -> [OutputRecord] {
         try closeShard()
         return outputs
     }
@@ -202,7 +209,7 @@ final class BackgroundShardWriter: @unchecked Sendable {
         while !done { cond.wait() }
         let f = failure
         cond.unlock()
-        if let f { throw f }
+        if let f { writer.discard(); throw f }
         return try writer.finish()
     }
 
@@ -215,5 +222,6 @@ final class BackgroundShardWriter: @unchecked Sendable {
         cond.broadcast()
         while !done { cond.wait() }
         cond.unlock()
+        writer.discard()
     }
 }
