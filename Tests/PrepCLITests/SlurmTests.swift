@@ -116,39 +116,57 @@ import TestSupport
         #expect(!String(decoding: Fixtures.read(dir + "/jobs/06-init.sbatch"), as: UTF8.self).contains("srun"))
     }
 
-    /// A `ranks: 2` training stage through the one-node cluster: srun starts the two ranks as one
-    /// MPI job (PMIx), and they take exactly the steps that mpirun's two ranks take locally.
-    @Test(.timeLimit(.minutes(10))) func rankedTrainingRunsUnderSrun() throws {
-        let dir = URL(fileURLWithPath: Fixtures.tempDir("slurm-mpi")).standardizedFileURL.path
+    /// p.yaml: the sample docs → a tokenizer → tokens → a tiny model, then `train` (YAML of the
+    /// stages that follow, indented as a stage list item).
+    static func writeTrainingPipeline(_ dir: String, name: String, train: String) {
         Fixtures.write("""
-            name: slurm-mpi
+            name: \(name)
             workdir: out/local
             stages:
               - {name: docs, run: prep ingest, inputs: ["\(Fixtures.samples)/text-docs.tar.gz"], out: "${workdir}/docs"}
               - {name: tok, run: prep train-tokenizer, inputs: ["@docs"], out: "${workdir}/tok", options: {vocab_size: 300}}
               - {name: tokens, run: prep tokenize, inputs: ["@docs"], out: "${workdir}/tokens", options: {tokenizer: "@tok"}}
               - {name: init, run: tune init, out: "${workdir}/init.bin", options: {layers: 1, channels: 16, heads: 2, max_seq: 16, tokenizer: "@tok"}}
+            \(train)
+
+            """, to: dir + "/p.yaml")
+    }
+
+    /// Submits p.yaml to the cluster with workdir=out/slurm; each submitted job as [name, id].
+    static func submit(_ dir: String, cluster: LocalSlurm) throws -> [[String]] {
+        let submitted = try Fixtures.prep(["run", "p.yaml", "--slurm", "--task-count", "1", "--set", "workdir=out/slurm"],
+                                          cwd: dir, env: cluster.environment)
+        try #require(submitted.status == 0, "\(submitted.stderr)\n\(cluster.logs())")
+        return String(decoding: Fixtures.read(dir + "/out/slurm/slurm/jobs.txt"), as: UTF8.self)
+            .split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
+    }
+
+    /// Every job's log under out/slurm, for a failure message.
+    static func jobLogs(_ dir: String) -> String {
+        (try? FileManager.default.contentsOfDirectory(atPath: dir + "/out/slurm/slurm/logs").sorted()
+            .map { "--- \($0)\n" + String(decoding: Fixtures.read(dir + "/out/slurm/slurm/logs/" + $0), as: UTF8.self) }
+            .joined(separator: "\n")) ?? ""
+    }
+
+    /// A `ranks: 2` training stage through the one-node cluster: srun starts the two ranks as one
+    /// MPI job (PMIx), and they take exactly the steps that mpirun's two ranks take locally.
+    @Test(.timeLimit(.minutes(10))) func rankedTrainingRunsUnderSrun() throws {
+        let dir = URL(fileURLWithPath: Fixtures.tempDir("slurm-mpi")).standardizedFileURL.path
+        Self.writeTrainingPipeline(dir, name: "slurm-mpi", train: """
               - name: train
                 run: tune run
                 ranks: 2
                 out: ${workdir}/train
                 options: {base: "@init", data: "@tokens", steps: 4, batch_size: 2, seq_len: 16, eval_every: 0, threads: 1}
-
-            """, to: dir + "/p.yaml")
+            """)
         let local = try Fixtures.prep(["run", "p.yaml", "--quiet"], cwd: dir)
         try #require(local.status == 0, "\(local.stderr)")
 
         let cluster = try LocalSlurm.start()
         defer { cluster.stop() }
-        let submitted = try Fixtures.prep(["run", "p.yaml", "--slurm", "--task-count", "1", "--set", "workdir=out/slurm"],
-                                          cwd: dir, env: cluster.environment)
-        try #require(submitted.status == 0, "\(submitted.stderr)\n\(cluster.logs())")
-        let ids = String(decoding: Fixtures.read(dir + "/out/slurm/slurm/jobs.txt"), as: UTF8.self)
-            .split(separator: "\n").compactMap { $0.split(separator: " ").last.map(String.init) }
+        let ids = try Self.submit(dir, cluster: cluster).compactMap(\.last)
         let states = try cluster.wait(for: ids, timeout: 300)
-        let logs = (try? FileManager.default.contentsOfDirectory(atPath: dir + "/out/slurm/slurm/logs").sorted()
-            .map { "--- \($0)\n" + String(decoding: Fixtures.read(dir + "/out/slurm/slurm/logs/" + $0), as: UTF8.self) }
-            .joined(separator: "\n")) ?? ""
+        let logs = Self.jobLogs(dir)
         try #require(states.allSatisfy { $0.value == "COMPLETED" }, "job states: \(states)\n\(logs)\n\(cluster.logs())")
         let summary = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/out/slurm/train/summary.json"))) as? [String: Any]
         #expect(summary?["ranks"] as? Int == 2, "\(logs)")
@@ -161,30 +179,18 @@ import TestSupport
     /// job resumes, ending with the weights of an uninterrupted local run.
     @Test(.timeLimit(.minutes(10))) func aSignalledTrainingJobIsRequeuedAndResumes() throws {
         let dir = URL(fileURLWithPath: Fixtures.tempDir("slurm-requeue")).standardizedFileURL.path
-        Fixtures.write("""
-            name: slurm-requeue
-            workdir: out/local
-            stages:
-              - {name: docs, run: prep ingest, inputs: ["\(Fixtures.samples)/text-docs.tar.gz"], out: "${workdir}/docs"}
-              - {name: tok, run: prep train-tokenizer, inputs: ["@docs"], out: "${workdir}/tok", options: {vocab_size: 300}}
-              - {name: tokens, run: prep tokenize, inputs: ["@docs"], out: "${workdir}/tokens", options: {tokenizer: "@tok"}}
-              - {name: init, run: tune init, out: "${workdir}/init.bin", options: {layers: 1, channels: 16, heads: 2, max_seq: 16, tokenizer: "@tok"}}
+        Self.writeTrainingPipeline(dir, name: "slurm-requeue", train: """
               - name: train
                 run: tune run
                 out: ${workdir}/train
                 options: {base: "@init", data: "@tokens", steps: 120, batch_size: 2, seq_len: 16, eval_every: 0, save_every: 0, threads: 1}
-
-            """, to: dir + "/p.yaml")
+            """)
         let local = try Fixtures.prep(["run", "p.yaml", "--quiet"], cwd: dir)
         try #require(local.status == 0, "\(local.stderr)")
 
         let cluster = try LocalSlurm.start()
         defer { cluster.stop() }
-        let submitted = try Fixtures.prep(["run", "p.yaml", "--slurm", "--task-count", "1", "--set", "workdir=out/slurm"],
-                                          cwd: dir, env: cluster.environment)
-        try #require(submitted.status == 0, "\(submitted.stderr)\n\(cluster.logs())")
-        let jobs = String(decoding: Fixtures.read(dir + "/out/slurm/slurm/jobs.txt"), as: UTF8.self)
-            .split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
+        let jobs = try Self.submit(dir, cluster: cluster)
         let ids = jobs.compactMap(\.last)
         let train = try #require(jobs.first { $0.first?.hasSuffix("-train") == true }?.last)
         // Signal the batch shell once the run has taken a few steps.
@@ -196,9 +202,7 @@ import TestSupport
         let signalled = try Fixtures.run("/usr/bin/scancel", ["--signal=USR1", "--batch", train], env: cluster.environment)
         #expect(signalled.status == 0, "\(signalled.stderr)")
         let states = try cluster.wait(for: ids, timeout: 300)
-        let logs = (try? FileManager.default.contentsOfDirectory(atPath: dir + "/out/slurm/slurm/logs").sorted()
-            .map { "--- \($0)\n" + String(decoding: Fixtures.read(dir + "/out/slurm/slurm/logs/" + $0), as: UTF8.self) }
-            .joined(separator: "\n")) ?? ""
+        let logs = Self.jobLogs(dir)
         try #require(states.allSatisfy { $0.value == "COMPLETED" }, "job states: \(states)\n\(logs)\n\(cluster.logs())")
         let show = try Fixtures.run("/usr/bin/scontrol", ["show", "job", "-o", train], env: cluster.environment).stdout
         #expect(show.contains(" Restarts=1 "), "the training job was not requeued: \(show)\n\(logs)")
