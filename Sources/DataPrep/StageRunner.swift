@@ -195,3 +195,127 @@ final class SpillFile: @unchecked Sendable {
         return file.temporaryPath
     }
 }
+
+/// Transforms a stream of batches on a few threads and hands the results on in the batches'
+/// order: the caller's `produce` submits batches one after another, `transform` runs on
+/// `threads` threads of its own, and `consume` sees each result in submission order (one at a
+/// time). At most `window` batches are in flight — submitted and not yet consumed — so memory
+/// stays bounded whatever the input's size, and `produce` waits when the window is full. The
+/// results, and so the output bytes, do not depend on the thread count.
+///
+/// The first error thrown by `produce`, `transform` or `consume` stops the pipeline and is
+/// rethrown here.
+enum OrderedPipeline {
+    static func run<Batch, Output>(threads: Int, window: Int,
+                                   produce: (_ submit: @escaping (Batch) throws -> Void) throws -> Void,
+                                   transform: @escaping (Batch) throws -> Output,
+                                   consume: @escaping (Output) throws -> Void) throws {
+        let state = PipelineState(window: max(1, window), transform: transform, consume: consume)
+        let workers = (0 ..< max(1, threads)).map { _ in
+            let t = Thread { state.work() }
+            t.stackSize = 8 << 20
+            return t
+        }
+        for t in workers { t.start() }
+        do {
+            try produce { try state.submit($0) }
+            state.finishSubmitting()
+        } catch {
+            state.fail(error)
+        }
+        state.waitForWorkers(workers.count)
+        if let failure = state.failure { throw failure }
+    }
+}
+
+private final class PipelineState<Batch, Output>: @unchecked Sendable {
+    private let window: Int
+    private let transform: (Batch) throws -> Output
+    private let consume: (Output) throws -> Void
+    private let cond = NSCondition()
+    private var queue: [(Int, Batch)] = []
+    private var submitted = 0
+    private var consumed = 0
+    private var ready: [Int: Output] = [:]
+    private var draining = false
+    private var closed = false
+    private var exited = 0
+    private(set) var failure: Error?
+
+    init(window: Int, transform: @escaping (Batch) throws -> Output, consume: @escaping (Output) throws -> Void) {
+        self.window = window
+        self.transform = transform
+        self.consume = consume
+    }
+
+    func submit(_ batch: Batch) throws {
+        cond.lock(); defer { cond.unlock() }
+        while failure == nil && submitted - consumed >= window { cond.wait() }
+        if let failure { throw failure }
+        queue.append((submitted, batch))
+        submitted += 1
+        cond.broadcast()
+    }
+
+    func finishSubmitting() {
+        cond.lock()
+        closed = true
+        cond.broadcast()
+        cond.unlock()
+    }
+
+    func fail(_ error: Error) {
+        cond.lock()
+        if failure == nil { failure = error }
+        closed = true
+        cond.broadcast()
+        cond.unlock()
+    }
+
+    /// Waits until every worker has exited: after the last batch is consumed, or after a failure.
+    func waitForWorkers(_ count: Int) {
+        cond.lock()
+        while exited < count { cond.wait() }
+        cond.unlock()
+    }
+
+    private func take() -> (Int, Batch)? {
+        cond.lock(); defer { cond.unlock() }
+        while failure == nil && queue.isEmpty && !closed { cond.wait() }
+        guard failure == nil, !queue.isEmpty else { return nil }
+        // The queue holds at most `window` batches, and a batch taken must not stay referenced.
+        return queue.removeFirst()
+    }
+
+    func work() {
+        while let (seq, batch) = take() {
+            do {
+                let out = try transform(batch)
+                try deliver(seq, out)
+            } catch {
+                fail(error)
+            }
+        }
+        cond.lock()
+        exited += 1
+        cond.broadcast()
+        cond.unlock()
+    }
+
+    /// Stores a result; the thread that finds the next one in order ready consumes every result
+    /// that is ready in turn, outside the lock, while the others go on transforming.
+    private func deliver(_ seq: Int, _ out: Output) throws {
+        cond.lock()
+        ready[seq] = out
+        guard !draining else { cond.unlock(); return }
+        draining = true
+        defer { draining = false; cond.broadcast(); cond.unlock() }
+        while failure == nil, let next = ready.removeValue(forKey: consumed) {
+            cond.unlock()
+            do { try consume(next) } catch { cond.lock(); throw error }
+            cond.lock()
+            consumed += 1
+            cond.broadcast()
+        }
+    }
+}

@@ -341,7 +341,7 @@ func runProcess(_ program: String, _ args: [String], capture: Bool, passOutput: 
     var tmp: String? = nil
     if capture {
         let path = NSTemporaryDirectory() + "/kiln-run-\(getpid())-\(UUID().uuidString)"
-        FileManager.default.createFile(atPath: path, contents: nil)
+        _ = FileManager.default.createFile(atPath: path, contents: nil)
         p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
         tmp = path
     } else if !passOutput {

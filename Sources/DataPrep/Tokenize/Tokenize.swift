@@ -146,6 +146,9 @@ public struct TokenizeManifest: StageManifest {
 }
 
 public enum Tokenize {
+    /// Text per batch of documents handed to an encoding thread.
+    static let batchBytes = 1 << 20
+
     /// True when the document goes to the validation split: the first 64 bits of SHA-256 of its
     /// id, as a fraction of 2^64, below `fraction`.
     public static func isValidation(id: String, fraction: Double) -> Bool {
@@ -192,120 +195,119 @@ public enum Tokenize {
                              shardTokens: options.shardTokens, withMask: renderer != nil)
         }
         var splits = ["train": TokenizeManifest.Split(), "val": TokenizeManifest.Split()]
-        let commit = OrderedCommit()
         progress.start(totalBytes: inputs.reduce(0) { $0 + $1.size }, inputs: inputs.count)
-        struct Item { var val: Bool; var tokens: [UInt32]; var mask: [Bool]? }
-        struct Outcome { var digest: String; var records: Int; var errors: Int; var sft: SFTReport? }
-        // Every thread tokenizes one input; the inputs are written in input order.
-        let outcomes = try OrderedWorkers.run(count: inputs.count, threads: layout.threads, outputs: []) { k, _ -> Outcome in
-            var items: [Item] = []
-            var records = 0, errors = 0
-            var report: SFTReport? = renderer == nil ? nil : SFTReport()
-            do {
-                if let renderer, let format = options.format.sft {
-                    try forEachRecord(in: inputs[k].path) { record, line, key in
-                        records += 1
-                        report!.examplesRead += 1
-                        do {
-                            let turns = try SupervisedExamples.turns(try record.get(), format: format)
-                            let r = try renderer.render(turns, maxTokens: options.maxTokens)
-                            report!.cover(r)
-                            if r.trainedTokens == 0 {
-                                throw SFTError(reason: .nothingTrained,
-                                               message: "no trained token is left after the cut to \(options.maxTokens) tokens")
-                            }
-                            report!.examplesWritten += 1
-                            report!.truncated += r.truncated ? 1 : 0
-                            report!.tokens += r.tokens.count
-                            report!.trainedTokens += r.trainedTokens
-                            items.append(Item(val: isValidation(id: key, fraction: options.valFraction), tokens: r.tokens, mask: r.mask))
-                        } catch let e as SFTError {
-                            errors += 1
-                            report!.refuse(e, path: inputs[k].path, line: line)
+        // One thread reads the inputs in order and cuts them into batches of about a megabyte of
+        // text; `threads` threads encode the batches; the encoded batches are written in order.
+        // A few batches per thread are in flight at most, so memory does not grow with the input.
+        var records = Array(repeating: 0, count: inputs.count)
+        var errors = Array(repeating: 0, count: inputs.count)
+        var digests = Array(repeating: "", count: inputs.count)
+        var reports: [SFTReport]? = renderer == nil ? nil : Array(repeating: SFTReport(), count: inputs.count)
+        func write(_ tokens: [UInt32], mask: [Bool]?, key: String) throws {
+            let val = isValidation(id: key, fraction: options.valFraction)
+            try writers[val ? 1 : 0].append(tokens, mask: mask)
+            splits[val ? "val" : "train", default: .init()].documents += 1
+            splits[val ? "val" : "train", default: .init()].tokens += tokens.count
+            progress.addDocument()
+        }
+        /// A batch of one input's documents or examples; the input's last batch also hashes it.
+        struct Batch<Record> { var input: Int; var records: [Record]; var last: Bool }
+        struct Encoded<Outcome> { var input: Int; var outcomes: [Outcome]; var last: Bool; var digest: String }
+        func run<Record, Outcome>(read: (Int, (Record, Int) throws -> Void) throws -> Void,
+                                  encode: @escaping (Record) -> Outcome,
+                                  consume: @escaping (Int, Outcome) throws -> Void) throws {
+            try OrderedPipeline.run(threads: layout.threads, window: 2 * layout.threads + 1, produce: { submit in
+                for k in inputs.indices {
+                    var batch: [Record] = []
+                    var bytes = 0
+                    try read(k) { record, size in
+                        batch.append(record)
+                        bytes += size
+                        if bytes >= Tokenize.batchBytes {
+                            try submit(Batch(input: k, records: batch, last: false))
+                            batch = []
+                            bytes = 0
                         }
                     }
-                } else {
-                    // Documents are encoded in batches of about 4 MB of text, spread over the
-                    // threads (the input's share of a few large shards would otherwise leave a
-                    // thread idle); they are kept in their order, so the bytes do not change.
-                    var batch: [Document] = []
-                    var batchBytes = 0
-                    func flush() {
-                        let encoded = encodeBatch(batch, tokenizer: tokenizer, eot: UInt32(eot), threads: layout.threads)
-                        for (doc, t) in zip(batch, encoded) {
-                            items.append(Item(val: isValidation(id: doc.id, fraction: options.valFraction), tokens: t, mask: nil))
-                        }
-                        batch.removeAll(keepingCapacity: true)
-                        batchBytes = 0
-                    }
-                    try Shards.forEachDocument(in: inputs[k].path, onInvalidLine: { _ in errors += 1 }) { doc, _ in
-                        records += 1
-                        batch.append(doc)
-                        batchBytes += doc.text.utf8.count
-                        if batchBytes >= 4 << 20 { flush() }
-                    }
-                    flush()
+                    try submit(Batch(input: k, records: batch, last: true))
                 }
-            } catch {
-                commit.fail(error)
-                throw error
-            }
-            try commit.inTurn(k) {
-                for d in items {
-                    let split = d.val ? "val" : "train"
-                    try writers[d.val ? 1 : 0].append(d.tokens, mask: d.mask)
-                    splits[split, default: .init()].documents += 1
-                    splits[split, default: .init()].tokens += d.tokens.count
-                    progress.addDocument()
+            }, transform: { (b: Batch<Record>) in
+                Encoded(input: b.input, outcomes: b.records.map(encode), last: b.last,
+                        digest: b.last ? try sha256(ofFile: inputs[b.input].path) : "")
+            }, consume: { (e: Encoded<Outcome>) in
+                for o in e.outcomes { try consume(e.input, o) }
+                if e.last {
+                    digests[e.input] = e.digest
+                    progress.finish(e.input, size: inputs[e.input].size)
                 }
-            }
-            progress.finish(k, size: inputs[k].size)
-            return Outcome(digest: try sha256(ofFile: inputs[k].path), records: records, errors: errors, sft: report)
+            })
+        }
+        if let renderer, let format = options.format.sft {
+            typealias Record = (record: Result<JSONValue, SFTError>, line: Int, key: String)
+            typealias Outcome = (result: Result<RenderedExample, Error>, line: Int, key: String)
+            try run(read: { (k: Int, emit: (Record, Int) throws -> Void) in
+                try forEachRecord(in: inputs[k].path) { record, line, key in
+                    records[k] += 1
+                    try emit((record, line, key), key.utf8.count + 64)
+                }
+            }, encode: { (r: Record) -> Outcome in
+                let rendered = Result<RenderedExample, Error> {
+                    try renderer.render(try SupervisedExamples.turns(try r.record.get(), format: format),
+                                        maxTokens: options.maxTokens)
+                }
+                return (rendered, r.line, r.key)
+            }, consume: { (k: Int, o: Outcome) in
+                reports![k].examplesRead += 1
+                do {
+                    let r = try o.result.get()
+                    reports![k].cover(r)
+                    if r.trainedTokens == 0 {
+                        throw SFTError(reason: .nothingTrained,
+                                       message: "no trained token is left after the cut to \(options.maxTokens) tokens")
+                    }
+                    reports![k].examplesWritten += 1
+                    reports![k].truncated += r.truncated ? 1 : 0
+                    reports![k].tokens += r.tokens.count
+                    reports![k].trainedTokens += r.trainedTokens
+                    try write(r.tokens, mask: r.mask, key: o.key)
+                } catch let e as SFTError {
+                    errors[k] += 1
+                    reports![k].refuse(e, path: inputs[k].path, line: o.line)
+                }
+            })
+        } else {
+            let eot = UInt32(eot)
+            try run(read: { (k: Int, emit: (Document, Int) throws -> Void) in
+                try Shards.forEachDocument(in: inputs[k].path, onInvalidLine: { _ in errors[k] += 1 }) { doc, _ in
+                    records[k] += 1
+                    try emit(doc, doc.text.utf8.count)
+                }
+            }, encode: { (d: Document) -> (tokens: [UInt32], id: String) in
+                var t: [UInt32] = [eot]
+                t.append(contentsOf: tokenizer.encodeOrdinary(d.text).lazy.map { UInt32($0) })
+                return (t, d.id)
+            }, consume: { (_: Int, o: (tokens: [UInt32], id: String)) in
+                try write(o.tokens, mask: nil, key: o.id)
+            })
         }
         splits["train"]!.shards = try writers[0].finish()
         splits["val"]!.shards = try writers[1].finish()
         var sft: SFTReport? = renderer == nil ? nil : SFTReport()
-        for o in outcomes { if let r = o.sft { sft!.add(r) } }
+        for r in reports ?? [] { sft!.add(r) }
         let bytes = inputs.reduce(Int64(0)) { $0 + $1.size }
         let manifest = TokenizeManifest(
             task: .init(index: layout.taskIndex, count: layout.taskCount), threads: layout.threads, options: options,
             tokenizer: .init(fingerprint: tokenizer.fingerprint, vocabularySize: tokenizer.vocabularySize, endOfText: eot,
                              pattern: "\(tokenizer.pattern)", directory: tokenizerDirectory),
             tokenWidth: width == .uint16 ? "uint16" : "uint32",
-            inputs: zip(inputs, outcomes).map {
-                InputRecord(path: $0.path, size: $0.size, mtimeNs: $0.mtimeNs, sha256: $1.digest, documents: $1.records, errors: $1.errors)
+            inputs: inputs.indices.map { k in
+                InputRecord(path: inputs[k].path, size: inputs[k].size, mtimeNs: inputs[k].mtimeNs, sha256: digests[k],
+                            documents: records[k], errors: errors[k])
             },
             splits: splits, sft: sft, command: command,
             timings: .since(started, bytes: bytes))
         try manifest.write(to: manifestPath)
         return TokenizeResult(manifest: manifest, manifestPath: manifestPath, upToDate: false)
-    }
-
-    /// Each document's tokens, the end-of-text first; on `threads` threads when there are
-    /// several, in the documents' order.
-    static func encodeBatch(_ docs: [Document], tokenizer: Tokenizer, eot: UInt32, threads: Int) -> [[UInt32]] {
-        @Sendable func encode(_ d: Document) -> [UInt32] {
-            var t: [UInt32] = [eot]
-            t.append(contentsOf: tokenizer.encodeOrdinary(d.text).lazy.map { UInt32($0) })
-            return t
-        }
-        guard threads > 1, docs.count > 1 else { return docs.map(encode) }
-        let slots = Slots(count: docs.count)
-        // A few documents per work item, so long ones do not leave a thread waiting at the end.
-        let per = max(1, docs.count / (threads * 8))
-        DispatchQueue.concurrentPerform(iterations: (docs.count + per - 1) / per) { c in
-            for i in (c * per) ..< min(docs.count, (c + 1) * per) { slots.set(i, encode(docs[i])) }
-        }
-        return slots.values
-    }
-
-    /// One slot per document, each written by one work item only.
-    final class Slots: @unchecked Sendable {
-        private var values_: [[UInt32]]
-        private let lock = NSLock()
-        init(count: Int) { values_ = Array(repeating: [], count: count) }
-        func set(_ i: Int, _ v: [UInt32]) { lock.lock(); values_[i] = v; lock.unlock() }
-        var values: [[UInt32]] { lock.lock(); defer { lock.unlock() }; return values_ }
     }
 
     static func isUpToDate(_ m: TokenizeManifest, inputs: [IngestInput], tokenizer: Tokenizer, outDir: String,
