@@ -111,20 +111,8 @@ import TestSupport
     }
 
     static func random(_ n: Int, seed: UInt64) -> [UInt8] {
-        var g = SplitMix(seed)
+        var g = TestRandom(seed: seed)
         return (0..<n).map { _ in UInt8(truncatingIfNeeded: g.next()) }
-    }
-
-    struct SplitMix {
-        var state: UInt64
-        init(_ seed: UInt64) { state = seed }
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
     }
 
     static func gzip(_ bytes: [UInt8], level: Int32 = 6) throws -> [UInt8] {
@@ -186,7 +174,7 @@ import TestSupport
     }
 
     @Test func manyMembersOfAllSizes() throws {
-        var g = SplitMix(11)
+        var g = TestRandom(seed: 11)
         var gz: [UInt8] = []
         var plain: [UInt8] = []
         var starts: [Int] = []
@@ -306,7 +294,7 @@ import TestSupport
 
     @Test func randomDamage() throws {
         let gz = try Self.gzip(Self.text(6000)) + Self.gzip(Self.random(300, seed: 9), level: 1)
-        var g = SplitMix(42)
+        var g = TestRandom(seed: 42)
         for trial in 0..<400 {
             var bad = gz
             for _ in 0..<(1 + Int(g.next() % 3)) {

@@ -1,5 +1,6 @@
 @testable import DataPrep
 import Testing
+import TestSupport
 
 @Suite struct PIIMaskerTests {
     static func masked(_ text: String) -> String { PIIMasker.mask(text).text }
@@ -188,18 +189,6 @@ import Testing
 
     // MARK: - Naive references
 
-    /// Deterministic pseudo-random numbers (SplitMix64) for the property tests.
-    struct SplitMix {
-        var state: UInt64
-        mutating func next(_ bound: Int) -> Int {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return Int((z ^ (z >> 31)) % UInt64(bound))
-        }
-    }
-
     /// datatrove's e-mail pattern matched the slow, obvious way: at each start from the left,
     /// a word boundary, a dot-atom local part up to the next "@", and the longest domain that
     /// fits the grammar (what the greedy regex takes).
@@ -244,10 +233,10 @@ import Testing
         // Pieces that make addresses often (about one string in eight holds one).
         let alphabet = ["a", "B", "1", ".", "..", "@", "@", "-", "_", "+", "[", "]", " ", "中", "'", "0", "255",
                         "x.co", "a-b", "[1.2.3.4]", "[1.2.3.256]", "@x.y"]
-        var random = SplitMix(state: 42)
+        var random = TestRandom(seed: 42)
         for _ in 0..<20_000 {
             var text = ""
-            for _ in 0..<random.next(12) { text += alphabet[random.next(alphabet.count)] }
+            for _ in 0..<random.below(12) { text += alphabet[random.below(alphabet.count)] }
             let b = Array(text.utf8)
             #expect(PIIMasker.emails(b) == Self.naiveEmails(b), "\(text)")
         }
@@ -262,10 +251,10 @@ import Testing
             }
         }
         let alphabet = ["0", "1", "2", "5", "9", ".", ".", "."]
-        var random = SplitMix(state: 7)
+        var random = TestRandom(seed: 7)
         for _ in 0..<20_000 {
             var text = ""
-            for _ in 0..<random.next(16) { text += alphabet[random.next(alphabet.count)] }
+            for _ in 0..<random.below(16) { text += alphabet[random.below(alphabet.count)] }
             let b = Array(text.utf8)
             #expect((PIIMasker.ipv4(b, 0, b.count) != nil) == naive(text), "\(text)")
         }

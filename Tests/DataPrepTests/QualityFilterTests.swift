@@ -40,26 +40,13 @@ private func prose(_ words: Int, seed: UInt64 = 1) -> String {
                       "meadow", "castle", "valley", "journey", "painter", "candle", "sailor", "library", "quiet",
                       "yellow", "ancient", "gentle", "bright", "narrow", "distant", "careful", "walked", "found",
                       "carried", "opened", "watched", "remembered", "the", "of", "and", "with", "to", "that"]
-    var rng = SplitMix64(seed: seed)
+    var rng = TestRandom(seed: seed)
     var out: [String] = []
     for k in 0..<words {
         out.append(vocabulary[Int(rng.next() % UInt64(vocabulary.count))])
         if k % 11 == 10 { out[out.count - 1] += "." }
     }
     return out.joined(separator: " ") + "."
-}
-
-/// A small deterministic generator, so that the random documents are the same on every run.
-private struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }
 
 // MARK: - Words
@@ -231,7 +218,7 @@ struct GopherRepetitionTests {
     /// The fast measures (hashed n-grams, bounds that skip the exact count) against datatrove's
     /// algorithm written plainly over token strings, on random documents built to repeat.
     @Test func fastMatchesReferenceOnRandomDocuments() {
-        var rng = SplitMix64(seed: 42)
+        var rng = TestRandom(seed: 42)
         let pieces = ["the", "cat", "sat", "on", "mat", "a", "dog", "ran", ",", ".", "!", "中", "文", "的", "字",
                       "。", "，", "long-word", "x", "42", "...", " ", " ", " ", "\n", "\n\n"]
         var checked = 0

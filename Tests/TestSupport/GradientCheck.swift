@@ -45,6 +45,8 @@ public struct TestRandom: RandomNumberGenerator {
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
     }
+    /// A number in 0..<n (the plain remainder, as the tests' inputs were made with).
+    public mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
     /// Uniform floats in [lo, hi).
     public mutating func floats(_ n: Int, _ lo: Float = -1, _ hi: Float = 1) -> [Float] {
         (0..<n).map { _ in Float.random(in: lo..<hi, using: &self) }

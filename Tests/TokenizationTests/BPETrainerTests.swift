@@ -66,17 +66,6 @@ import TestSupport
         }
     }
 
-    struct SplitMix64: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     // MARK: golden merges
 
     /// minbpe's Wikipedia example, "aaabdaaabac": (a, a) comes first with 4, overlapping
@@ -171,7 +160,7 @@ import TestSupport
     /// Random words over small alphabets (many ties, long runs of one letter) with random limits.
     @Test(arguments: 0..<8)
     func randomCorporaMatchTheReference(_ seed: UInt64) {
-        var rng = SplitMix64(state: seed)
+        var rng = TestRandom(seed: seed)
         for _ in 0..<50 {
             var counts: [[UInt8]: UInt64] = [:]
             let alphabet = Int.random(in: 1...5, using: &rng)
@@ -240,7 +229,7 @@ import TestSupport
         let counts = Self.spaceSplitCounts(try Self.corpusPrefix("en-docs.jsonl.zst", bytes: 150_000))
         let o = Self.options(vocab: 256 + 400, minFrequency: 2)
         let expected = Self.flat(BPETrainer.train(counts: counts, options: o))
-        var rng = SplitMix64(state: 7)
+        var rng = TestRandom(seed: 7)
         for capacity in [0, 1 << 17] {
             var shuffled: [[UInt8]: UInt64] = [:]
             shuffled.reserveCapacity(capacity)

@@ -60,18 +60,6 @@ private func isNewerThanTiktoken(_ scalar: Unicode.Scalar) -> Bool {
     return age > PreTokenizer.CharacterClass.unicodeVersion
 }
 
-/// A small deterministic generator (SplitMix64), so a failing random case can be run again.
-private struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 // MARK: - Golden pieces from tiktoken
 
 /// One text and the pieces tiktoken 0.14.0 cuts it into, per pattern (made with
@@ -422,7 +410,7 @@ private let trickyPool: [String] = [
 
 @Test(arguments: PreTokenizerPattern.allCases)
 func scannerMatchesReferenceOnRandomStrings(_ pattern: PreTokenizerPattern) {
-    var random = SplitMix64(state: 0x5EED_0000 + UInt64(pattern.rawValue.utf8.count))
+    var random = TestRandom(seed: 0x5EED_0000 + UInt64(pattern.rawValue.utf8.count))
     var failures = 0
     for _ in 0..<2000 {
         let length = Int.random(in: 0...16, using: &random)
@@ -467,7 +455,7 @@ private func replacingInvalidBytes(_ bytes: [UInt8]) -> (text: String, origin: [
 func invalidBytesAreSymbols(_ pattern: PreTokenizerPattern) {
     let invalid: [[UInt8]] = [[0x80], [0xBF], [0xC0], [0xC1], [0xC2], [0xE4, 0xB8], [0xED, 0xA0, 0x80],
                               [0xF0, 0x8F, 0xBF, 0xBF], [0xF4, 0x90, 0x80, 0x80], [0xF5], [0xFE], [0xFF]]
-    var random = SplitMix64(state: 0xBAD_0000 + UInt64(pattern.rawValue.utf8.count))
+    var random = TestRandom(seed: 0xBAD_0000 + UInt64(pattern.rawValue.utf8.count))
     var failures = 0
     for _ in 0..<1000 {
         var bytes: [UInt8] = []
