@@ -201,7 +201,8 @@ final class SpillFile: @unchecked Sendable {
 /// `threads` threads of its own, and `consume` sees each result in submission order (one at a
 /// time). At most `window` batches are in flight — submitted and not yet consumed — so memory
 /// stays bounded whatever the input's size, and `produce` waits when the window is full. The
-/// results, and so the output bytes, do not depend on the thread count.
+/// results, and so the output bytes, do not depend on the thread count. With one thread there
+/// are no workers: each batch is transformed and consumed on the caller's thread as it comes.
 ///
 /// The first error thrown by `produce`, `transform` or `consume` stops the pipeline and is
 /// rethrown here.
@@ -210,6 +211,11 @@ enum OrderedPipeline {
                                    produce: (_ submit: @escaping (Batch) throws -> Void) throws -> Void,
                                    transform: @escaping (Batch) throws -> Output,
                                    consume: @escaping (Output) throws -> Void) throws {
+        // One thread means one: the batches are transformed and consumed as they are made.
+        guard threads > 1 else {
+            try produce { try consume(try transform($0)) }
+            return
+        }
         let state = PipelineState(window: max(1, window), transform: transform, consume: consume)
         let workers = (0 ..< max(1, threads)).map { _ in
             let t = Thread { state.work() }
