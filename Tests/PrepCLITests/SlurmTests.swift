@@ -4,8 +4,18 @@ import Testing
 import TestSupport
 
 /// `prep run --slurm` and `--print-sbatch`: the scripts, and a real one-node Slurm cluster on
-/// localhost whose outputs must equal a local run's.
-@Suite(.serialized) struct SlurmTests {
+/// localhost whose outputs must equal a local run's. The cluster tests share one cluster, started
+/// by the first of them and stopped when the suite ends; each submits first and makes its local
+/// reference run while the cluster works.
+@Suite(.serialized, .sharedCluster) struct SlurmTests {
+    /// The suite's cluster (started on first use).
+    static func cluster() throws -> LocalSlurm {
+        guard let shared = SharedCluster.current else {
+            throw LocalSlurm.StartError(description: "no shared cluster: the test is outside SlurmTests' .sharedCluster scope")
+        }
+        return try shared.get()
+    }
+
     /// The demo pipeline's data stages on a few files of samples/raw.
     static func pipeline(raw: String) -> String {
         """
@@ -116,18 +126,35 @@ import TestSupport
         #expect(!String(decoding: Fixtures.read(dir + "/jobs/06-init.sbatch"), as: UTF8.self).contains("srun"))
     }
 
-    /// p.yaml: the sample docs → a tokenizer → tokens → a tiny model, then `train` (YAML of the
-    /// stages that follow, indented as a stage list item).
-    static func writeTrainingPipeline(_ dir: String, name: String, train: String) {
+    /// The training tests' inputs, made once: the sample docs → a tokenizer (vocabulary 300) →
+    /// tokens (`DIR/tokens`) → a tiny model (`DIR/init.bin`). The data stages and `tune init` as
+    /// Slurm jobs are covered by `clusterRunMatchesLocalRun` and the scripts tests.
+    static let trainingInputs: Result<String, Error> = Result {
+        let dir = URL(fileURLWithPath: Fixtures.tempDir("slurm-train-in")).standardizedFileURL.path
         Fixtures.write("""
-            name: \(name)
-            workdir: out/local
+            name: slurm-train-inputs
+            workdir: \(dir)
             stages:
               - {name: docs, run: prep ingest, inputs: ["\(Fixtures.samples)/text-docs.tar.gz"], out: "${workdir}/docs"}
               - {name: tok, run: prep train-tokenizer, inputs: ["@docs"], out: "${workdir}/tok", options: {vocab_size: 300}}
               - {name: tokens, run: prep tokenize, inputs: ["@docs"], out: "${workdir}/tokens", options: {tokenizer: "@tok"}}
               - {name: init, run: tune init, out: "${workdir}/init.bin", options: {layers: 1, channels: 16, heads: 2, max_seq: 16, tokenizer: "@tok"}}
-            \(train)
+
+            """, to: dir + "/inputs.yaml")
+        let r = try Fixtures.prep(["run", dir + "/inputs.yaml", "--quiet"])
+        guard r.status == 0 else { throw LocalSlurm.StartError(description: "the training inputs: \(r.stderr)") }
+        return dir
+    }
+
+    /// p.yaml: the stage `train` (YAML of a stage list item) reading the shared inputs, whose
+    /// folder replaces INPUTS.
+    static func writeTrainingPipeline(_ dir: String, name: String, train: String) throws {
+        let inputs = try trainingInputs.get()
+        Fixtures.write("""
+            name: \(name)
+            workdir: out/local
+            stages:
+            \(train.replacingOccurrences(of: "INPUTS", with: inputs))
 
             """, to: dir + "/p.yaml")
     }
@@ -152,19 +179,18 @@ import TestSupport
     /// MPI job (PMIx), and they take exactly the steps that mpirun's two ranks take locally.
     @Test(.timeLimit(.minutes(10))) func rankedTrainingRunsUnderSrun() throws {
         let dir = URL(fileURLWithPath: Fixtures.tempDir("slurm-mpi")).standardizedFileURL.path
-        Self.writeTrainingPipeline(dir, name: "slurm-mpi", train: """
+        try Self.writeTrainingPipeline(dir, name: "slurm-mpi", train: """
               - name: train
                 run: tune run
                 ranks: 2
                 out: ${workdir}/train
-                options: {base: "@init", data: "@tokens", steps: 4, batch_size: 2, seq_len: 16, eval_every: 0, threads: 1}
+                options: {base: "INPUTS/init.bin", data: "INPUTS/tokens", steps: 4, batch_size: 2, seq_len: 16, eval_every: 0, threads: 1}
             """)
+        let cluster = try Self.cluster()
+        let ids = try Self.submit(dir, cluster: cluster).compactMap(\.last)
+        defer { cluster.cancel(ids) }
         let local = try Fixtures.prep(["run", "p.yaml", "--quiet"], cwd: dir)
         try #require(local.status == 0, "\(local.stderr)")
-
-        let cluster = try LocalSlurm.start()
-        defer { cluster.stop() }
-        let ids = try Self.submit(dir, cluster: cluster).compactMap(\.last)
         let states = try cluster.wait(for: ids, timeout: 300)
         let logs = Self.jobLogs(dir)
         try #require(states.allSatisfy { $0.value == "COMPLETED" }, "job states: \(states)\n\(logs)\n\(cluster.logs())")
@@ -179,19 +205,16 @@ import TestSupport
     /// job resumes, ending with the weights of an uninterrupted local run.
     @Test(.timeLimit(.minutes(10))) func aSignalledTrainingJobIsRequeuedAndResumes() throws {
         let dir = URL(fileURLWithPath: Fixtures.tempDir("slurm-requeue")).standardizedFileURL.path
-        Self.writeTrainingPipeline(dir, name: "slurm-requeue", train: """
+        try Self.writeTrainingPipeline(dir, name: "slurm-requeue", train: """
               - name: train
                 run: tune run
                 out: ${workdir}/train
-                options: {base: "@init", data: "@tokens", steps: 120, batch_size: 2, seq_len: 16, eval_every: 0, save_every: 0, threads: 1}
+                options: {base: "INPUTS/init.bin", data: "INPUTS/tokens", steps: 120, batch_size: 2, seq_len: 16, eval_every: 0, save_every: 0, threads: 1}
             """)
-        let local = try Fixtures.prep(["run", "p.yaml", "--quiet"], cwd: dir)
-        try #require(local.status == 0, "\(local.stderr)")
-
-        let cluster = try LocalSlurm.start()
-        defer { cluster.stop() }
+        let cluster = try Self.cluster()
         let jobs = try Self.submit(dir, cluster: cluster)
         let ids = jobs.compactMap(\.last)
+        defer { cluster.cancel(ids) }
         let train = try #require(jobs.first { $0.first?.hasSuffix("-train") == true }?.last)
         // Signal the batch shell once the run has taken a few steps.
         let metrics = dir + "/out/slurm/train/metrics.jsonl"
@@ -201,6 +224,9 @@ import TestSupport
         }
         let signalled = try Fixtures.run("/usr/bin/scancel", ["--signal=USR1", "--batch", train], env: cluster.environment)
         #expect(signalled.status == 0, "\(signalled.stderr)")
+        // The uninterrupted run, while the requeued job waits to start again.
+        let local = try Fixtures.prep(["run", "p.yaml", "--quiet"], cwd: dir)
+        try #require(local.status == 0, "\(local.stderr)")
         let states = try cluster.wait(for: ids, timeout: 300)
         let logs = Self.jobLogs(dir)
         try #require(states.allSatisfy { $0.value == "COMPLETED" }, "job states: \(states)\n\(logs)\n\(cluster.logs())")
@@ -214,17 +240,16 @@ import TestSupport
     /// tasks per data stage gives the documents, tokenizer and tokens of a local run.
     @Test(.timeLimit(.minutes(15))) func clusterRunMatchesLocalRun() throws {
         let dir = try Self.fixture()
-        let local = try Fixtures.prep(["run", "p.yaml", "--quiet"], cwd: dir)
-        try #require(local.status == 0, "\(local.stderr)")
-
-        let cluster = try LocalSlurm.start()
-        defer { cluster.stop() }
+        let cluster = try Self.cluster()
         let submitted = try Fixtures.prep(["run", "p.yaml", "--slurm", "--task-count", "3", "--set", "workdir=out/slurm"],
                                           cwd: dir, env: cluster.environment)
         try #require(submitted.status == 0, "\(submitted.stderr)\n\(cluster.logs())")
         let ids = String(decoding: Fixtures.read(dir + "/out/slurm/slurm/jobs.txt"), as: UTF8.self)
             .split(separator: "\n").compactMap { $0.split(separator: " ").last.map(String.init) }
+        defer { cluster.cancel(ids) }
         try #require(ids.count == 12, "\(submitted.stderr)")
+        let local = try Fixtures.prep(["run", "p.yaml", "--quiet"], cwd: dir)
+        try #require(local.status == 0, "\(local.stderr)")
         let states = try cluster.wait(for: ids, timeout: 600)
         let slurmLogs = (try? FileManager.default.contentsOfDirectory(atPath: dir + "/out/slurm/slurm/logs").sorted()
             .map { "--- \($0)\n" + String(decoding: Fixtures.read(dir + "/out/slurm/slurm/logs/" + $0), as: UTF8.self) }
@@ -376,6 +401,13 @@ final class LocalSlurm: @unchecked Sendable {
                                        "--pid-file=" + dir + "/munge/munged.pid", "--log-file=" + dir + "/log/munged.log",
                                        "--seed-file=" + dir + "/munge/seed"])
         // Ports of our own, so a test cluster does not meet another one on this machine.
+        // Scheduling without Slurm's default waits (they made up most of this suite's time):
+        // batch_sched_delay=0 schedules a job whose dependency ended now, not up to 3 s later
+        // (once per step of a chain); a requeued job may start again only cred_expire + 1 s after
+        // the requeue (default 120) and only at a pass of the main scheduler (sched_interval,
+        // default 60 s), which made the requeue test wait about 165 s. cred_expire is also the
+        // lifetime of a job's launch credential (slurm.conf(5): long enough to load the user's
+        // environment and run the prolog); 10 s leaves room for a slow launch on a loaded machine.
         let port = 20000 + Int.random(in: 0..<20000) * 2
         let conf = """
             ClusterName=kilntest
@@ -385,7 +417,7 @@ final class LocalSlurm: @unchecked Sendable {
             SlurmctldPort=\(port)
             SlurmdPort=\(port + 1)
             AuthType=auth/munge
-            AuthInfo=socket=\(dir)/munge/munge.sock
+            AuthInfo=socket=\(dir)/munge/munge.sock,cred_expire=10
             CredType=cred/munge
             StateSaveLocation=\(dir)/state
             SlurmdSpoolDir=\(dir)/spool
@@ -399,6 +431,7 @@ final class LocalSlurm: @unchecked Sendable {
             AccountingStorageType=accounting_storage/none
             JobCompType=jobcomp/none
             SchedulerType=sched/builtin
+            SchedulerParameters=batch_sched_delay=0,sched_interval=1
             SelectType=select/cons_tres
             SelectTypeParameters=CR_CPU
             ReturnToService=2
@@ -452,6 +485,13 @@ final class LocalSlurm: @unchecked Sendable {
         }
     }
 
+    /// Cancels the jobs (those of a test that failed before they ended; a no-op for ended ones),
+    /// so that they do not hold the shared node for the tests after it.
+    func cancel(_ ids: [String]) {
+        guard !ids.isEmpty else { return }
+        _ = try? Fixtures.run("/usr/bin/scancel", ids, env: environment)
+    }
+
     /// The daemons' logs, for a failure message.
     func logs() -> String {
         ["munged.log", "slurmctld.log", "slurmd.log", "munged.out", "slurmctld.out", "slurmd.out"].map { name in
@@ -485,4 +525,40 @@ final class LocalSlurm: @unchecked Sendable {
         }
         daemons = []
     }
+}
+
+/// The cluster that SlurmTests' tests share: started by the first test that asks for it (a
+/// start that failed fails every test that asks, at once), stopped at the end of the suite.
+final class SharedCluster: @unchecked Sendable {
+    @TaskLocal static var current: SharedCluster?
+
+    private let lock = NSLock()
+    private var started: Result<LocalSlurm, Error>?
+
+    func get() throws -> LocalSlurm {
+        lock.lock(); defer { lock.unlock() }
+        if started == nil { started = Result { try LocalSlurm.start() } }
+        return try started!.get()
+    }
+
+    func stop() {
+        lock.lock(); defer { lock.unlock() }
+        if case let .success(cluster)? = started { cluster.stop() }
+        started = nil
+    }
+}
+
+/// Gives a suite one `SharedCluster` for all its tests.
+struct SharedClusterTrait: SuiteTrait, TestScoping {
+    var isRecursive: Bool { false }
+
+    func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void) async throws {
+        let shared = SharedCluster()
+        defer { shared.stop() }
+        try await SharedCluster.$current.withValue(shared) { try await function() }
+    }
+}
+
+extension Trait where Self == SharedClusterTrait {
+    static var sharedCluster: Self { Self() }
 }
