@@ -23,14 +23,26 @@ public struct KillableRun {
     public var rerunArguments: (String) -> [String]
     /// The files that must be byte-identical, by name.
     public var outputs: (String) -> [String: [UInt8]]
+    /// Temporary files left in the folder (by default: its hidden files); must be none after a rerun.
+    public var leftovers: (String) -> [String]
+    /// Says, after a kill, how far the killed run had got (for the report), from its folder.
+    public var progress: ((String) -> String)?
+    /// Kill the program's whole process group (it and every process it started, as Ctrl-C at a
+    /// terminal or a batch system does), not the program alone; and check that no process with
+    /// the output folder in its command line outlives the kill.
+    public var killGroup: Bool
 
     public init(name: String, program: String, arguments: @escaping (String) -> [String],
-                rerunArguments: ((String) -> [String])? = nil, outputs: @escaping (String) -> [String: [UInt8]]) {
+                rerunArguments: ((String) -> [String])? = nil, outputs: @escaping (String) -> [String: [UInt8]],
+                leftovers: ((String) -> [String])? = nil, killGroup: Bool = false, progress: ((String) -> String)? = nil) {
         self.name = name
         self.program = program
         self.arguments = arguments
         self.rerunArguments = rerunArguments ?? arguments
         self.outputs = outputs
+        self.leftovers = leftovers ?? { ((try? FileManager.default.contentsOfDirectory(atPath: $0)) ?? []).filter { $0.hasPrefix(".") } }
+        self.killGroup = killGroup
+        self.progress = progress
     }
 
     /// `prep ARGS --out FOLDER`.
@@ -50,11 +62,14 @@ public struct KillReport: CustomStringConvertible {
     public var referenceSeconds = 0.0
     /// Everything that went wrong, one line each; empty when the stage passed.
     public var failures: [String] = []
+    /// Where each kill found the run, when the run says (`KillableRun.progress`).
+    public var notes: [String] = []
 
     public var tried: Int { fractions.count }
     public var description: String {
         let points = fractions.map { String(format: "%.2f", $0) }.joined(separator: " ")
         return "kill \(stage): \(tried) points tried, \(landed) landed mid-run (seed \(seed), run \(String(format: "%.1f", referenceSeconds)) s, at \(points))"
+            + (notes.isEmpty ? "" : "; killed " + notes.joined(separator: ", "))
             + (failures.isEmpty ? "" : "; FAILED: " + failures.joined(separator: "; "))
     }
 }
@@ -80,8 +95,10 @@ public enum KillHarness {
 
     /// Runs `run` to its end, then `count` times killed and rerun, each in a fresh folder under
     /// `dir`; checks the rerun exits 0, matches the uninterrupted bytes and leaves no hidden
-    /// (temporary) file behind.
-    public static func check(_ run: KillableRun, dir: String, count: Int) throws -> KillReport {
+    /// (temporary) file behind. With `kills` > 1, each point kills the run and then its rerun(s)
+    /// that many times (each at a moment of its own, a fraction of the time the kills before it
+    /// left) before the rerun that must complete.
+    public static func check(_ run: KillableRun, dir: String, count: Int, kills: Int = 1) throws -> KillReport {
         var report = KillReport(stage: run.name, seed: seed)
         let start = Date()
         let reference = try Fixtures.run(run.program, run.arguments(dir + "/\(run.name)-ref"))
@@ -92,21 +109,43 @@ public enum KillHarness {
         }
         let expected = run.outputs(dir + "/\(run.name)-ref")
         if expected.isEmpty { report.failures.append("the uninterrupted run wrote none of the compared files") }
-        for (i, fraction) in fractions(stage: run.name, count: count).enumerated() {
-            report.fractions.append(fraction)
+        let all = fractions(stage: run.name, count: count * max(1, kills))
+        for i in 0..<count {
             let out = dir + "/\(run.name)-kill\(i)"
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: run.program)
-            p.arguments = run.arguments(out)
-            p.standardOutput = FileHandle.nullDevice
-            p.standardError = FileHandle.nullDevice
-            try p.run()
-            usleep(useconds_t(report.referenceSeconds * fraction * 1_000_000))
-            kill(p.processIdentifier, SIGKILL)
-            p.waitUntilExit()
-            if p.terminationReason == .uncaughtSignal && p.terminationStatus == SIGKILL { report.landed += 1 }
+            let mine = all[(i * max(1, kills))..<((i + 1) * max(1, kills))]
+            // A rerun skips what the killed run finished, so it is shorter: each later kill comes
+            // within the share of the reference time that the kills before it left.
+            var left = 1.0
+            for (k, fraction) in mine.enumerated() {
+                defer { left *= 1 - fraction }
+                report.fractions.append(fraction)
+                let p = Process()
+                p.executableURL = URL(fileURLWithPath: run.program)
+                p.arguments = k == 0 ? run.arguments(out) : run.rerunArguments(out)
+                p.standardOutput = FileHandle.nullDevice
+                p.standardError = FileHandle.nullDevice
+                try p.run()
+                // Foundation's Process makes the child the leader of a process group of its own.
+                if run.killGroup && getpgid(p.processIdentifier) != p.processIdentifier {
+                    report.failures.append("kill \(i): \(run.program) is not the leader of its process group")
+                }
+                usleep(useconds_t(report.referenceSeconds * left * fraction * 1_000_000))
+                kill(run.killGroup ? -p.processIdentifier : p.processIdentifier, SIGKILL)
+                p.waitUntilExit()
+                if p.terminationReason == .uncaughtSignal && p.terminationStatus == SIGKILL { report.landed += 1 }
+                if let progress = run.progress { report.notes.append(String(format: "at %.2f %@", fraction, progress(out))) }
+                if run.killGroup {
+                    let survivors = processes(mentioning: out + "/")
+                    if !survivors.isEmpty {
+                        report.failures.append(String(format: "kill %d at %.2f: still running after the group was killed: ", i, fraction)
+                                               + survivors.map { "\($0.pid) \($0.command)" }.joined(separator: "; "))
+                        for s in survivors { kill(s.pid, SIGKILL) }
+                        usleep(200_000)
+                    }
+                }
+            }
             let rerun = try Fixtures.run(run.program, run.rerunArguments(out))
-            let at = String(format: "kill %d at %.2f", i, fraction)
+            let at = "kill \(i) at " + mine.map { String(format: "%.2f", $0) }.joined(separator: " then ")
             if rerun.status != 0 {
                 report.failures.append("\(at): the rerun exited \(rerun.status): \(rerun.stderr.suffix(500))")
                 continue
@@ -116,11 +155,20 @@ public enum KillHarness {
                 let differ = Set(got.keys).union(expected.keys).filter { got[$0] != expected[$0] }.sorted()
                 report.failures.append("\(at): differs from the uninterrupted run in \(differ)")
             }
-            let leftovers = ((try? FileManager.default.contentsOfDirectory(atPath: out)) ?? []).filter { $0.hasPrefix(".") }
+            let leftovers = run.leftovers(out)
             if !leftovers.isEmpty { report.failures.append("\(at): temporary files left: \(leftovers)") }
         }
         print(report)
         return report
+    }
+
+    /// Processes (other than this one) whose command line contains `text`, from /proc.
+    public static func processes(mentioning text: String) -> [(pid: pid_t, command: String)] {
+        let pids = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { pid_t($0) }
+        return pids.filter { $0 != getpid() }.compactMap { pid in
+            let command = String(decoding: Fixtures.read("/proc/\(pid)/cmdline").map { $0 == 0 ? 0x20 : $0 }, as: UTF8.self)
+            return command.contains(text) ? (pid, command) : nil
+        }
     }
 
     static func splitMix(_ state: inout UInt64) -> UInt64 {
