@@ -333,26 +333,49 @@ struct ProcessResult { var status: Int32; var stdout: Data }
 /// Runs a program to its end. With `capture`, its standard output is returned (through a file,
 /// so a large output cannot block it); otherwise it goes to ours, or nowhere unless
 /// `passOutput`. Its standard error is always ours: a stage's errors must reach the log.
+///
+/// The child stays in this process's process group, so a signal to the group (Ctrl-C at a
+/// terminal, `kill -- -PGID`, a batch system stopping a job) reaches the running stage too.
+/// Foundation's `Process` puts every child in a group of its own: killing `prep run`'s group left
+/// the stage running, writing into its output folder while the rerun wrote there too. As with
+/// `Process`, the child starts with no signal blocked and keeps the signals this process ignores
+/// (`nohup`), and a child killed by a signal gives the signal's number as its status.
 func runProcess(_ program: String, _ args: [String], capture: Bool, passOutput: Bool = false) throws -> ProcessResult {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: program.hasPrefix("/") ? program : "/usr/bin/env")
-    p.arguments = program.hasPrefix("/") ? args : [program] + args
-    p.standardInput = FileHandle.nullDevice
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
     var tmp: String? = nil
     if capture {
         let path = NSTemporaryDirectory() + "/kiln-run-\(getpid())-\(UUID().uuidString)"
-        _ = FileManager.default.createFile(atPath: path, contents: nil)
-        p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        posix_spawn_file_actions_addopen(&actions, 1, path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         tmp = path
     } else if !passOutput {
-        p.standardOutput = FileHandle.nullDevice
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
     }
-    try p.run()
-    p.waitUntilExit()
-    var out = Data()
-    if let tmp {
-        out = (try? Data(contentsOf: URL(fileURLWithPath: tmp))) ?? Data()
-        unlink(tmp)
+    defer { if let tmp { unlink(tmp) } }
+    var attr = posix_spawnattr_t()
+    posix_spawnattr_init(&attr)
+    defer { posix_spawnattr_destroy(&attr) }
+    var none = sigset_t()
+    sigemptyset(&none)
+    posix_spawnattr_setsigmask(&attr, &none)
+    posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK))
+    let argv: [UnsafeMutablePointer<CChar>?] = ([program] + args).map { strdup($0) } + [nil]
+    defer { argv.forEach { free($0) } }
+    var pid = pid_t()
+    // posix_spawnp looks a bare name (mpirun) up in PATH, as /usr/bin/env did.
+    let rc = posix_spawnp(&pid, program, &actions, &attr, argv, environ)
+    guard rc == 0 else {
+        throw ValidationError("\(program): cannot start it: \(String(cString: strerror(rc)))")
     }
-    return ProcessResult(status: p.terminationStatus, stdout: out)
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) < 0 {
+        guard errno == EINTR else { throw ValidationError("\(program): waitpid failed: \(String(cString: strerror(errno)))") }
+    }
+    // The wait status: the exit status in bits 8-15, or the signal in bits 0-6.
+    let signal = status & 0x7F
+    let code = signal == 0 ? (status >> 8) & 0xFF : signal
+    let out = tmp.flatMap { try? Data(contentsOf: URL(fileURLWithPath: $0)) } ?? Data()
+    return ProcessResult(status: code, stdout: out)
 }

@@ -151,6 +151,78 @@ import TestSupport
     }
 }
 
+/// Kill anywhere, for a whole `prep run`: the process group (prep run and the stage it is
+/// running) killed with SIGKILL at random moments, then the same command again, must give every
+/// stage's files as an uninterrupted run does; and so must a run killed, rerun, killed again and
+/// rerun.
+@Suite struct PipelineKillTests {
+    /// The data stages on the two smallest text samples: about 5 s for the whole run.
+    static func pipeline(_ dir: String) -> String {
+        Fixtures.write("""
+            name: kill
+            workdir: \(dir)/unset
+            stages:
+              - {name: docs, run: prep ingest, inputs: ["\(Fixtures.samples)/text-docs.tar.gz", "\(Fixtures.samples)/zh-gb18030.txt"], out: "${workdir}/docs"}
+              - {name: clean, run: prep clean, inputs: ["@docs"], out: "${workdir}/clean", options: {rejected: "${workdir}/rejected"}}
+              - {name: dedup, run: prep dedup, inputs: ["@clean"], out: "${workdir}/dedup", options: {removed: "${workdir}/removed"}}
+              - {name: tok, run: prep train-tokenizer, inputs: ["@dedup"], out: "${workdir}/tok", options: {vocab_size: 300}}
+              - {name: tokens, run: prep tokenize, inputs: ["@dedup"], out: "${workdir}/tokens", options: {tokenizer: "@tok", val_fraction: 0.1}}
+
+            """, to: dir + "/p.yaml")
+        return dir + "/p.yaml"
+    }
+
+    static let stages = ["docs", "clean", "rejected", "dedup", "removed", "tok", "tokens"]
+
+    /// Every stage's files but manifests and hidden files, as "stage/file"; the pipeline's own
+    /// summary and report (times) are not compared.
+    static func outputs(_ workdir: String) -> [String: [UInt8]] {
+        var all: [String: [UInt8]] = [:]
+        for s in stages {
+            for (name, bytes) in outputFiles(workdir + "/" + s) { all[s + "/" + name] = bytes }
+        }
+        return all
+    }
+
+    /// Temporary files anywhere in the work folder: hidden files in a stage's folder, and in the
+    /// work folder and its stamps anything but the stamps themselves.
+    static func leftovers(_ workdir: String) -> [String] {
+        func hidden(_ d: String) -> [String] {
+            ((try? FileManager.default.contentsOfDirectory(atPath: workdir + "/" + d)) ?? []).filter { $0.hasPrefix(".") }.map { d + "/" + $0 }
+        }
+        let top = ((try? FileManager.default.contentsOfDirectory(atPath: workdir)) ?? []).filter { $0.hasPrefix(".") && $0 != ".pipeline" }
+        let stamps = ((try? FileManager.default.contentsOfDirectory(atPath: workdir + "/.pipeline")) ?? [])
+            .filter { !($0.hasSuffix(".json") && !$0.hasPrefix(".")) }.map { ".pipeline/" + $0 }
+        return top + stamps + stages.flatMap(hidden)
+    }
+
+    /// Where a killed run was: before its first stage, in the first stage without a stamp, or
+    /// after the last (writing its summary).
+    static func progress(_ workdir: String) -> String {
+        let stamped = Set(((try? FileManager.default.contentsOfDirectory(atPath: workdir + "/.pipeline")) ?? []))
+        guard FileManager.default.fileExists(atPath: workdir + "/docs") else { return "before the first stage" }
+        let names = ["docs", "clean", "dedup", "tok", "tokens"]
+        return names.first { !stamped.contains($0 + ".json") }.map { "in " + $0 } ?? "after the last stage"
+    }
+
+    @Test func killedPipelineRunsRerunToTheSameBytes() throws {
+        let dir = Fixtures.tempDir("pipekill")
+        let file = Self.pipeline(dir)
+        let run = KillableRun(name: "prep-run", program: Fixtures.binDir + "/prep",
+                              arguments: { ["run", file, "--set", "workdir=" + $0, "--quiet"] },
+                              outputs: Self.outputs, leftovers: Self.leftovers, killGroup: true, progress: Self.progress)
+        let once = try KillHarness.check(run, dir: dir, count: KillHarness.points(normal: 4))
+        #expect(once.failures.isEmpty, "\(once)")
+        #expect(once.landed >= 1, "no kill landed mid-run: \(once)")
+        var twice = run
+        twice.name = "prep-run-twice"
+        let double = try KillHarness.check(twice, dir: dir, count: KillHarness.points(normal: 2), kills: 2)
+        #expect(double.failures.isEmpty, "\(double)")
+        print("prep run: \(once.tried) single kills and \(double.tried) kills of \(double.tried / 2) runs and their reruns; "
+              + "\(once.landed + double.landed) landed mid-run (KILN_KILL_SEED=\(KillHarness.seed))")
+    }
+}
+
 /// The JSON Schemas in schemas/ against the files they describe: every pipeline, every sample
 /// task, and the outputs of a real run (manifests, metrics lines, summaries).
 @Suite struct SchemaTests {
