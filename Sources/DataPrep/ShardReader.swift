@@ -34,6 +34,17 @@ public enum Shards {
         return file
     }
 
+    /// A shard that could not be read to its end (missing, unreadable, corrupt or cut short),
+    /// with the file's name; the error of `forEachDocument`'s body is passed on as it is.
+    public struct ReadError: Error, CustomStringConvertible {
+        public var path: String
+        public var underlying: Error
+        public var description: String {
+            let text = "\(underlying)"
+            return text.hasPrefix(path) ? text : "\(path): \(text)"
+        }
+    }
+
     public struct RecordError: Error, CustomStringConvertible {
         public var path: String
         public var line: Int
@@ -43,12 +54,16 @@ public enum Shards {
 
     /// Calls `body` with each document of the shard at `path` and its line number (from 1).
     /// A line that is not a document record goes to `onInvalidLine` (naming the file and the
-    /// line), and reading goes on; without a handler it throws.
+    /// line), and reading goes on; without a handler it throws. A failure to read the file is a
+    /// `ReadError`.
     public static func forEachDocument(in path: String, onInvalidLine: ((RecordError) throws -> Void)? = nil,
                                        _ body: (Document, Int) throws -> Void) throws {
-        let reader = try lines(of: path)
+        func reading<T>(_ read: () throws -> T) throws -> T {
+            do { return try read() } catch { throw ReadError(path: path, underlying: error) }
+        }
+        let reader = try reading { try lines(of: path) }
         var n = 0
-        while let line = try reader.readLine(maxLength: Int.max) {
+        while let line = try reading({ try reader.readLine(maxLength: Int.max) }) {
             n += 1
             guard case let .line(bytes) = line else { continue }
             if bytes.isEmpty { continue }

@@ -138,3 +138,133 @@ import TestSupport
         print("truncated while read: cut at byte \(positionAtCut) of \(size); \(texts.count - 1) documents kept; \(error?.message ?? "")")
     }
 }
+
+/// The same two faults for the stages that read shards (clean, dedup, tokenize): a shard deleted
+/// or truncated while the stage runs. A shard is an earlier stage's output, so unlike a raw input
+/// of ingest, a missing or shorter one cannot be skipped: exit 1, an error naming the shard, and no
+/// output that looks complete (no manifest, no temporary file, no shard under its final name).
+///
+/// Each run is stopped (SIGSTOP) once it is where the fault should hit, the file is changed, and the
+/// run is let go on (SIGCONT): the moment does not depend on the machine's speed or load.
+@Suite struct ShardFaultTests {
+    /// Made once for the suite: `DIR/docs`, uncompressed shards of 320 KB (a 48th of the English
+    /// corpus: three full shards and a short one), and a small tokenizer in `DIR/tok`.
+    static let prepared: Result<String, Error> = Result {
+        let dir = Fixtures.tempDir("shardfaults")
+        let text = try Fixtures.run("zstd", ["-dc", Fixtures.corpora + "/en-docs.jsonl.zst"]).stdout
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: true)
+        let part = lines.enumerated().filter { $0.offset % 48 == 0 }.map { String($0.element) }.joined(separator: "\n")
+        Fixtures.write(part + "\n", to: dir + "/in/docs.jsonl")
+        let ingest = try Fixtures.prep(["ingest", dir + "/in", "--out", dir + "/docs", "--compression", "none",
+                                        "--shard-size", "320KB", "--quiet"])
+        guard ingest.status == 0 else { throw FixtureError(message: "ingest: \(ingest.stderr)") }
+        Fixtures.write("{\"id\": \"t\", \"text\": \"\(String(repeating: "a tokenizer for the fault tests. ", count: 40))\"}\n",
+                       to: dir + "/tokdocs/docs.jsonl")
+        let tok = try Fixtures.prep(["train-tokenizer", dir + "/tokdocs", "--vocab-size", "300", "--out", dir + "/tok", "--quiet"])
+        guard tok.status == 0 else { throw FixtureError(message: "train-tokenizer: \(tok.stderr)") }
+        return dir
+    }
+
+    /// A copy of the prepared shards in a folder of the test's own (the tests change them), the
+    /// tokenizer beside them; calls `body` with the folder and the shards, in name order.
+    static func withShards(_ label: String, _ body: (String, [String]) throws -> Void) throws {
+        let source = try prepared.get()
+        let dir = Fixtures.tempDir(label)
+        try FileManager.default.copyItem(atPath: source + "/docs", toPath: dir + "/docs")
+        try FileManager.default.createSymbolicLink(atPath: dir + "/tok", withDestinationPath: source + "/tok")
+        let files = Fixtures.shardFiles(dir + "/docs")
+        try #require(files.count >= 3 && files.prefix(3).allSatisfy { Fixtures.read($0).count > 300_000 }, "\(files)")
+        try body(dir, files)
+    }
+
+    /// Runs `prep ARGS` (with --threads 1, so the shards are read in order) until `when` holds for
+    /// its open files, stops it, calls `fault`, lets it go on, and returns its exit status and
+    /// standard error.
+    static func prep(_ args: [String], when: @escaping ([(path: String, position: Int64)]) -> Bool,
+                     fault: () -> Void) throws -> (status: Int32, stderr: String, faulted: Bool) {
+        let errPath = Fixtures.tempDir("faulterr") + "/stderr"
+        _ = FileManager.default.createFile(atPath: errPath, contents: nil)
+        let err = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Fixtures.binDir + "/prep")
+        p.arguments = args + ["--threads", "1", "--quiet"]
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = err
+        try p.run()
+        let reached = ChildProcess.wait(for: p.processIdentifier, timeout: 30, until: when)
+        if reached {
+            kill(p.processIdentifier, SIGSTOP)
+            fault()
+            kill(p.processIdentifier, SIGCONT)
+        }
+        p.waitUntilExit()
+        try err.close()
+        return (p.terminationStatus, String(decoding: Fixtures.read(errPath), as: UTF8.self), reached)
+    }
+
+    /// Whether `files` has `path` open with some but not all of its `size` bytes read.
+    static func reading(_ path: String, size: Int, _ files: [(path: String, position: Int64)]) -> Bool {
+        files.contains { FaultTests.same($0.path, path) && $0.position > 0 && $0.position < Int64(size) }
+    }
+
+    static func isOpen(_ path: String, _ files: [(path: String, position: Int64)]) -> Bool {
+        files.contains { FaultTests.same($0.path, path) }
+    }
+
+    /// A failed run's output folder: no manifest, no temporary file, nothing under a final name
+    /// (the shards here are smaller than one output shard, so none can be complete).
+    static func expectNothingLeft(_ out: String, _ label: String) {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: out)) ?? []
+        #expect(names.isEmpty, "\(label): a failed run left \(names)")
+    }
+
+    /// Checks a faulted run: it was stopped where intended, exit 1, the error names the shard and
+    /// says what happened, nothing left that looks complete.
+    static func expectFailure(_ r: (status: Int32, stderr: String, faulted: Bool), _ label: String, out: String,
+                              naming shard: String, saying what: String) {
+        #expect(r.faulted, "\(label): the run never reached the moment of the fault")
+        #expect(r.status == 1, "\(label): exit \(r.status): \(r.stderr)")
+        #expect(r.stderr.contains(shard) && r.stderr.contains(what), "\(label): \(r.stderr)")
+        #expect(!r.stderr.contains("cannot write"), "\(label): a read error called a write error: \(r.stderr)")
+        expectNothingLeft(out, label)
+        print("\(label): exit \(r.status): \(r.stderr.split(separator: "\n").first ?? "")")
+    }
+
+    /// The stage commands, each writing into `out`.
+    static func commands(_ dir: String) -> [(name: String, args: (String) -> [String])] {
+        [("clean", { ["clean", dir + "/docs", "--out", $0] }),
+         ("dedup", { ["dedup", dir + "/docs", "--out", $0] }),
+         ("tokenize", { ["tokenize", dir + "/docs", "--tokenizer", dir + "/tok", "--out", $0] })]
+    }
+
+    /// The second shard is deleted while the first is read: exit 1, "…/docs-00000-00001.jsonl: open
+    /// failed: No such file or directory".
+    @Test func aShardDeletedMidRunIsAnError() throws {
+        try Self.withShards("shardgone") { dir, files in
+            for (name, args) in Self.commands(dir) {
+                let saved = Fixtures.read(files[1]), size = Fixtures.read(files[0]).count
+                defer { Fixtures.write(saved, to: files[1]) }
+                let out = dir + "/out-" + name
+                let r = try Self.prep(args(out), when: { Self.reading(files[0], size: size, $0) && !Self.isOpen(files[1], $0) }) {
+                    unlink(files[1])
+                }
+                Self.expectFailure(r, "\(name), shard deleted", out: out, naming: files[1], saying: "No such file or directory")
+            }
+        }
+    }
+
+    /// The first shard is cut to 1000 bytes once the stage has read part of it: exit 1, "…: the
+    /// file was truncated while being read: it had N bytes when opened and ended at byte M".
+    @Test func aShardTruncatedWhileReadIsAnError() throws {
+        try Self.withShards("shardcut") { dir, files in
+            for (name, args) in Self.commands(dir) {
+                let saved = Fixtures.read(files[0])
+                defer { Fixtures.write(saved, to: files[0]) }
+                let out = dir + "/out-" + name
+                let r = try Self.prep(args(out), when: { Self.reading(files[0], size: saved.count, $0) }) { truncate(files[0], 1000) }
+                Self.expectFailure(r, "\(name), shard truncated while read", out: out, naming: files[0],
+                                   saying: "truncated while being read")
+            }
+        }
+    }
+}

@@ -211,6 +211,8 @@ public enum Clean {
             throw e
         } catch let e as Shards.RecordError {
             throw IngestError.output("\(e)")
+        } catch let e as Shards.ReadError {
+            throw IngestError.output("cannot read an input: \(e)")
         } catch {
             throw IngestError.output("cannot write the output: \(error)")
         }

@@ -331,14 +331,15 @@ extension Dedup {
         }
         unlink(manifestPath)
         var stats: DedupStats?
-        let work: String
-        if let existingWork {
-            work = existingWork
+        let work = existingWork ?? outDir + "/.dedup-work"
+        // Our own work folder (signatures of every document) goes when the run fails too; a
+        // farm's work folder is the farm's.
+        defer { if existingWork == nil { try? FileManager.default.removeItem(atPath: work) } }
+        if existingWork != nil {
             if let data = FileManager.default.contents(atPath: work + "/cluster.json") {
                 stats = try? IngestManifest.decoder.decode(DedupStats.self, from: data)
             }
         } else {
-            work = outDir + "/.dedup-work"
             try? FileManager.default.removeItem(atPath: work)
             _ = try signatures(allInputs: inputs, work: work, options: options,
                                layout: RunLayout(taskIndex: 0, taskCount: 1, threads: layout.threads))
@@ -346,6 +347,7 @@ extension Dedup {
         }
         let f = try filter(allInputs: inputs, work: work, outDir: outDir, removedDir: removedDir, options: options,
                            layout: layout, progress: progress)
+        // Before the manifest: a complete manifest never sits beside a work folder.
         if existingWork == nil { try? FileManager.default.removeItem(atPath: work) }
         var records: [InputRecord] = []
         // Read from the earlier stage's manifests when they describe the shards (cheap).
