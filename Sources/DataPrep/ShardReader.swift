@@ -26,16 +26,36 @@ public enum Shards {
     }
 
     /// A JSONL file's lines, decompressed according to its first bytes (zstd, gzip or none).
-    public static func lines(of path: String) throws -> BufferedReader {
-        let file = BufferedReader(try FileSource(path: path))
+    ///
+    /// `expectedSize` is the size the stage listed for the file when it began: a file of another
+    /// size when it is opened was changed since (cut short, say) while the stage ran, and reading
+    /// it would give fewer documents without an error (a line cut at the new end may be dropped
+    /// as invalid). Once open, a file cut short is caught by `FileSource` at its end.
+    public static func lines(of path: String, expectedSize: Int64? = nil) throws -> BufferedReader {
+        let source = try FileSource(path: path)
+        if let expectedSize, let size = source.sizeWhenOpened, size != expectedSize {
+            throw ChangedError(path: path, listed: expectedSize, opened: size)
+        }
+        let file = BufferedReader(source)
         let magic = try file.peek(4)
         if magic.starts(with: [0x28, 0xB5, 0x2F, 0xFD]) { return BufferedReader(try ZstdDecoder(file)) }
         if magic.starts(with: [0x1F, 0x8B]) { return BufferedReader(try GzipDecoder(file)) }
         return file
     }
 
-    /// A shard that could not be read to its end (missing, unreadable, corrupt or cut short),
-    /// with the file's name; the error of `forEachDocument`'s body is passed on as it is.
+    /// A shard whose size when opened differs from the size listed at the start of the stage.
+    public struct ChangedError: Error, CustomStringConvertible {
+        public var path: String
+        public var listed: Int64
+        public var opened: Int64
+        public var description: String {
+            "\(path): the file changed while the stage ran: it had \(listed) bytes when the stage listed its inputs and \(opened) when it was opened"
+        }
+    }
+
+    /// A shard that could not be read to its end (missing, unreadable, corrupt, cut short or
+    /// changed while the stage ran), with the file's name; the error of `forEachDocument`'s body
+    /// is passed on as it is.
     public struct ReadError: Error, CustomStringConvertible {
         public var path: String
         public var underlying: Error
@@ -55,13 +75,14 @@ public enum Shards {
     /// Calls `body` with each document of the shard at `path` and its line number (from 1).
     /// A line that is not a document record goes to `onInvalidLine` (naming the file and the
     /// line), and reading goes on; without a handler it throws. A failure to read the file is a
-    /// `ReadError`.
-    public static func forEachDocument(in path: String, onInvalidLine: ((RecordError) throws -> Void)? = nil,
+    /// `ReadError`; `expectedSize` is as for `lines(of:expectedSize:)`.
+    public static func forEachDocument(in path: String, expectedSize: Int64? = nil,
+                                       onInvalidLine: ((RecordError) throws -> Void)? = nil,
                                        _ body: (Document, Int) throws -> Void) throws {
         func reading<T>(_ read: () throws -> T) throws -> T {
             do { return try read() } catch { throw ReadError(path: path, underlying: error) }
         }
-        let reader = try reading { try lines(of: path) }
+        let reader = try reading { try lines(of: path, expectedSize: expectedSize) }
         var n = 0
         while let line = try reading({ try reader.readLine(maxLength: Int.max) }) {
             n += 1

@@ -267,4 +267,53 @@ import TestSupport
             }
         }
     }
+
+    /// The last shard loses its second half (at a line break, so every line left is a whole
+    /// record) while the first is read: the stage has not opened it yet, so only the size it listed
+    /// at the start shows the cut. Without that check clean, dedup and train-tokenizer read a
+    /// shorter shard and exited 0 with a complete manifest; tokenize still does (a known issue:
+    /// Tokenize.run reads its shards without their listed size).
+    @Test func aShardTruncatedBeforeItsTurnIsAnError() throws {
+        try Self.withShards("shardearly") { dir, files in
+            let stages = Self.commands(dir) + [("train-tokenizer", { ["train-tokenizer", dir + "/docs", "--vocab-size", "300", "--out", $0] })]
+            for (name, args) in stages {
+                let saved = Fixtures.read(files[2]), size = Fixtures.read(files[0]).count
+                defer { Fixtures.write(saved, to: files[2]) }
+                let cut = (saved[(saved.count / 2)...].firstIndex(of: 0x0A) ?? saved.count - 1) + 1
+                let out = dir + "/out-" + name
+                let r = try Self.prep(args(out), when: { Self.reading(files[0], size: size, $0) && !Self.isOpen(files[2], $0) }) {
+                    truncate(files[2], off_t(cut))
+                }
+                let check = {
+                    Self.expectFailure(r, "\(name), shard truncated before its turn", out: out, naming: files[2],
+                                       saying: "changed while the stage ran")
+                }
+                if name == "tokenize" {
+                    withKnownIssue("tokenize reads a shard cut short before its turn without an error", check)
+                } else {
+                    check()
+                }
+            }
+        }
+    }
+
+    /// dedup reads its shards twice (signatures, then the filter): the third shard is cut at a
+    /// line break once the filter (which holds the removal list open) reads one of the first two,
+    /// before it reopens the third.
+    @Test func dedupSeesAShardTruncatedBetweenItsTwoReads() throws {
+        try Self.withShards("sharddedup") { dir, files in
+            let saved = Fixtures.read(files[2])
+            defer { Fixtures.write(saved, to: files[2]) }
+            let cut = (saved[(saved.count / 2)...].firstIndex(of: 0x0A) ?? saved.count - 1) + 1
+            let out = dir + "/out"
+            let removals = (out as NSString).standardizingPath + "/.dedup-work/" + Dedup.removalsFile
+            let r = try Self.prep(["dedup", dir + "/docs", "--out", out], when: { open in
+                Self.isOpen(removals, open) && (Self.isOpen(files[0], open) || Self.isOpen(files[1], open))
+            }) {
+                truncate(files[2], off_t(cut))
+            }
+            Self.expectFailure(r, "dedup, shard truncated between its reads", out: out, naming: files[2],
+                               saying: "changed while the stage ran")
+        }
+    }
 }

@@ -186,7 +186,8 @@ public enum Clean {
                 var stats = CleanStats()
                 let input = inputs[k]
                 defer { progress.finish(k, size: input.size) }
-                try Shards.forEachDocument(in: input.path, onInvalidLine: { _ in stats.invalidRecords += 1 }) { doc, _ in
+                try Shards.forEachDocument(in: input.path, expectedSize: input.size,
+                                           onInvalidLine: { _ in stats.invalidRecords += 1 }) { doc, _ in
                     stats.documentsIn += 1
                     stats.bytesIn += Int64(doc.text.utf8.count)
                     switch cleaner.clean(doc, stats: &stats) {

@@ -67,7 +67,7 @@ public enum Dedup {
         return try shards.map { s in
             if let (bytes, docs) = known[s.path], bytes == s.size { return docs }
             var n = 0
-            try Shards.forEachDocument(in: s.path, onInvalidLine: { _ in }) { _, _ in n += 1 }
+            try Shards.forEachDocument(in: s.path, expectedSize: s.size, onInvalidLine: { _ in }) { _, _ in n += 1 }
             return n
         }
     }
@@ -101,7 +101,7 @@ public enum Dedup {
                 var sketches: [(DedupSketch, String)] = []
                 let ws = MinHasher.Workspace()
                 do {
-                    try Shards.forEachDocument(in: mine[k].path, onInvalidLine: { _ in }) { doc, _ in
+                    try Shards.forEachDocument(in: mine[k].path, expectedSize: mine[k].size, onInvalidLine: { _ in }) { doc, _ in
                         sketches.append((hasher.sketch(of: doc.text, workspace: ws), doc.id))
                     }
                 } catch {
@@ -217,7 +217,9 @@ public enum Dedup {
             var removed: [String: Int] = [:]
             var next = 0
             var doc = start
-            try Shards.forEachDocument(in: mine[k].path, onInvalidLine: { _ in }) { d, _ in
+            // The second read of the shard: its size is checked again, so a shard cut short
+            // since the signatures were computed is an error, not fewer documents.
+            try Shards.forEachDocument(in: mine[k].path, expectedSize: mine[k].size, onInvalidLine: { _ in }) { d, _ in
                 defer { doc += 1 }
                 if next < pending.count && pending[next].doc == doc {
                     let r = pending[next]

@@ -72,7 +72,8 @@ public enum TrainTokenizer {
             var ranges: [Range<Int>] = []
             var errors = 0
             do {
-                try Shards.forEachDocument(in: inputs[k].path, onInvalidLine: { _ in errors += 1 }) { doc, _ in
+                try Shards.forEachDocument(in: inputs[k].path, expectedSize: inputs[k].size,
+                                           onInvalidLine: { _ in errors += 1 }) { doc, _ in
                     docs += 1
                     var text = doc.text
                     bytes += Int64(text.utf8.count)
