@@ -271,8 +271,8 @@ import TestSupport
     /// The last shard loses its second half (at a line break, so every line left is a whole
     /// record) while the first is read: the stage has not opened it yet, so only the size it listed
     /// at the start shows the cut. Without that check clean, dedup and train-tokenizer read a
-    /// shorter shard and exited 0 with a complete manifest; tokenize still does (a known issue:
-    /// Tokenize.run reads its shards without their listed size).
+    /// shorter shard and exited 0 with a complete manifest (tokenize too, until it read its
+    /// shards with their listed size).
     @Test func aShardTruncatedBeforeItsTurnIsAnError() throws {
         try Self.withShards("shardearly") { dir, files in
             let stages = Self.commands(dir) + [("train-tokenizer", { ["train-tokenizer", dir + "/docs", "--vocab-size", "300", "--out", $0] })]
@@ -284,15 +284,8 @@ import TestSupport
                 let r = try Self.prep(args(out), when: { Self.reading(files[0], size: size, $0) && !Self.isOpen(files[2], $0) }) {
                     truncate(files[2], off_t(cut))
                 }
-                let check = {
-                    Self.expectFailure(r, "\(name), shard truncated before its turn", out: out, naming: files[2],
-                                       saying: "changed while the stage ran")
-                }
-                if name == "tokenize" {
-                    withKnownIssue("tokenize reads a shard cut short before its turn without an error", check)
-                } else {
-                    check()
-                }
+                Self.expectFailure(r, "\(name), shard truncated before its turn", out: out, naming: files[2],
+                                   saying: "changed while the stage ran")
             }
         }
     }

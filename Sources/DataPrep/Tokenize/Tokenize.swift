@@ -246,7 +246,7 @@ public enum Tokenize {
             typealias Record = (record: Result<JSONValue, SFTError>, line: Int, key: String)
             typealias Outcome = (result: Result<RenderedExample, Error>, line: Int, key: String)
             try run(read: { (k: Int, emit: (Record, Int) throws -> Void) in
-                try forEachRecord(in: inputs[k].path) { record, line, key in
+                try forEachRecord(in: inputs[k].path, expectedSize: inputs[k].size) { record, line, key in
                     records[k] += 1
                     try emit((record, line, key), key.utf8.count + 64)
                 }
@@ -278,7 +278,7 @@ public enum Tokenize {
         } else {
             let eot = UInt32(eot)
             try run(read: { (k: Int, emit: (Document, Int) throws -> Void) in
-                try Shards.forEachDocument(in: inputs[k].path, onInvalidLine: { _ in errors[k] += 1 }) { doc, _ in
+                try Shards.forEachDocument(in: inputs[k].path, expectedSize: inputs[k].size, onInvalidLine: { _ in errors[k] += 1 }) { doc, _ in
                     records[k] += 1
                     try emit(doc, doc.text.utf8.count)
                 }
@@ -327,7 +327,7 @@ public enum Tokenize {
     /// Calls `body` with each record of an SFT file, its line (JSONL) or record number (a JSON
     /// array, as Alpaca-style files often are), and a key for the validation split (its `id`
     /// field, else its text). A record that is not JSON comes as a failure, and reading goes on.
-    static func forEachRecord(in path: String,
+    static func forEachRecord(in path: String, expectedSize: Int64? = nil,
                               _ body: (Result<JSONValue, SFTError>, Int, String) throws -> Void) throws {
         func key(_ r: JSONValue) -> String {
             if let id = r["id"]?.stringValue { return id }
@@ -335,7 +335,7 @@ public enum Tokenize {
             w.write(r)
             return String(decoding: w.bytes, as: UTF8.self)
         }
-        let reader = try Shards.lines(of: path)
+        let reader = try Shards.lines(of: path, expectedSize: expectedSize)
         let head = try reader.peek(4096)
         if head.first(where: { $0 != 0x20 && $0 != 0x0A && $0 != 0x0D && $0 != 0x09 && $0 != 0xEF && $0 != 0xBB && $0 != 0xBF }) == UInt8(ascii: "[") {
             var bytes: [UInt8] = []
