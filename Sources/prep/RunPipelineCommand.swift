@@ -1,6 +1,7 @@
 import ArgumentParser
 import DataPrep
 import Foundation
+import Synchronization
 
 struct RunPipelineCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -19,7 +20,10 @@ struct RunPipelineCommand: AsyncParsableCommand {
             with the same inputs and options and its output is untouched; --dry-run prints
             the plan and why each stage would run or be skipped. --force reruns (and
             passes --force to the commands that take it). A failed or killed stage is
-            rerun alone by running the pipeline again.
+            rerun alone by running the pipeline again. A signal to `prep run` (SIGTERM,
+            SIGINT, SIGHUP, SIGUSR1) is passed on to the running stage, and `prep run`
+            then exits with the stage's status (75 from a `tune run` that saved a
+            checkpoint).
 
             Stages of `tune eval` and `tune generate` print JSON; their `out` is the file
             that receives it. At the end a run summary (each stage's status, time and
@@ -364,11 +368,14 @@ func runProcess(_ program: String, _ args: [String], capture: Bool, passOutput: 
     let argv: [UnsafeMutablePointer<CChar>?] = ([program] + args).map { strdup($0) } + [nil]
     defer { argv.forEach { free($0) } }
     var pid = pid_t()
+    StageSignals.install()
     // posix_spawnp looks a bare name (mpirun) up in PATH, as /usr/bin/env did.
     let rc = posix_spawnp(&pid, program, &actions, &attr, argv, environ)
     guard rc == 0 else {
         throw ValidationError("\(program): cannot start it: \(String(cString: strerror(rc)))")
     }
+    StageSignals.child.store(pid, ordering: .relaxed)
+    defer { StageSignals.child.store(0, ordering: .relaxed) }
     var status: Int32 = 0
     while waitpid(pid, &status, 0) < 0 {
         guard errno == EINTR else { throw ValidationError("\(program): waitpid failed: \(String(cString: strerror(errno)))") }
@@ -378,4 +385,33 @@ func runProcess(_ program: String, _ args: [String], capture: Bool, passOutput: 
     let code = signal == 0 ? (status >> 8) & 0xFF : signal
     let out = tmp.flatMap { try? Data(contentsOf: URL(fileURLWithPath: $0)) } ?? Data()
     return ProcessResult(status: code, stdout: out)
+}
+
+/// A signal sent to `prep run` alone (`kill PID`, not its process group) is passed on to the
+/// stage it is running, so the stage stops as it would have (`tune run` saves a checkpoint and
+/// exits 75) and `prep run` exits with the stage's status, instead of dying and leaving the stage
+/// running on its own. Between stages the signal does what it would have done. Signals that this
+/// process ignores (`nohup`) stay ignored. A signal to the whole group reaches the stage twice,
+/// which changes nothing: each stage only notes that one came.
+enum StageSignals {
+    static let child = Atomic<pid_t>(0)
+    private static let installed = Atomic<Bool>(false)
+
+    static func install() {
+        guard !installed.exchange(true, ordering: .relaxed) else { return }
+        for s in [SIGTERM, SIGINT, SIGHUP, SIGUSR1] {
+            var old = sigaction()
+            sigaction(s, nil, &old)
+            if unsafeBitCast(old.__sigaction_handler.sa_handler, to: Int.self) == unsafeBitCast(SIG_IGN, to: Int.self) { continue }
+            signal(s) { sig in
+                let pid = StageSignals.child.load(ordering: .relaxed)
+                if pid > 0 {
+                    kill(pid, sig)
+                } else {
+                    signal(sig, SIG_DFL)
+                    raise(sig)
+                }
+            }
+        }
+    }
 }

@@ -223,6 +223,42 @@ import TestSupport
     }
 }
 
+extension PipelineKillTests {
+    /// SIGTERM to `prep run` alone (not its group), while a stage runs: the stage gets it too and
+    /// stops, `prep run` exits with the stage's status, nothing of the run is left running, and
+    /// the rerun finishes.
+    @Test func aSignalToPrepRunAloneStopsItsStage() throws {
+        let dir = Fixtures.tempDir("pipeterm")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let file = Self.pipeline(dir)
+        let workdir = dir + "/w"
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Fixtures.binDir + "/prep")
+        p.arguments = ["run", file, "--set", "workdir=" + workdir, "--quiet"]
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        // Wait for a stage: a process other than prep run that names the work folder.
+        var stage: (pid: pid_t, command: String)?
+        for _ in 0 ..< 600 where stage == nil {
+            stage = KillHarness.processes(mentioning: workdir + "/").first { $0.pid != p.processIdentifier }
+            if stage == nil { usleep(10_000) }
+        }
+        let running = try #require(stage, "no stage started within 6 s")
+        kill(p.processIdentifier, SIGTERM)
+        p.waitUntilExit()
+        #expect(p.terminationReason == .exit && p.terminationStatus != 0,
+                "prep run: \(p.terminationReason == .exit ? "exit" : "signal") \(p.terminationStatus)")
+        usleep(100_000)
+        let left = KillHarness.processes(mentioning: workdir + "/")
+        #expect(left.isEmpty, "still running after prep run stopped (the stage was \(running.command)): \(left)")
+        for s in left { kill(s.pid, SIGKILL) }
+        let rerun = try Fixtures.run(Fixtures.binDir + "/prep", ["run", file, "--set", "workdir=" + workdir, "--quiet"])
+        #expect(rerun.status == 0, "\(rerun.stderr.suffix(500))")
+        #expect(Self.leftovers(workdir).isEmpty, "\(Self.leftovers(workdir))")
+    }
+}
+
 /// The JSON Schemas in schemas/ against the files they describe: every pipeline, every sample
 /// task, and the outputs of a real run (manifests, metrics lines, summaries).
 @Suite struct SchemaTests {

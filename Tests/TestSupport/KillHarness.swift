@@ -89,8 +89,8 @@ public enum KillHarness {
     /// The kill moments of a stage: its own stream of the seed (so that adding a stage does not
     /// move another's), uniform in [0.03, 0.97) of the reference run's time.
     public static func fractions(stage: String, count: Int, seed: UInt64 = seed) -> [Double] {
-        var state = seed ^ stage.utf8.reduce(0xCBF2_9CE4_8422_2325 as UInt64) { ($0 ^ UInt64($1)) &* 0x100_0000_01B3 }
-        return (0..<count).map { _ in 0.03 + 0.94 * Double(splitMix(&state) >> 11) / Double(1 << 53) }
+        var random = TestRandom(seed: seed ^ stage.utf8.reduce(0xCBF2_9CE4_8422_2325 as UInt64) { ($0 ^ UInt64($1)) &* 0x100_0000_01B3 })
+        return (0..<count).map { _ in 0.03 + 0.94 * Double(random.next() >> 11) / Double(1 << 53) }
     }
 
     /// Runs `run` to its end, then `count` times killed and rerun, each in a fresh folder under
@@ -169,13 +169,5 @@ public enum KillHarness {
             let command = String(decoding: Fixtures.read("/proc/\(pid)/cmdline").map { $0 == 0 ? 0x20 : $0 }, as: UTF8.self)
             return command.contains(text) ? (pid, command) : nil
         }
-    }
-
-    static func splitMix(_ state: inout UInt64) -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
