@@ -95,14 +95,25 @@ public final class BufferedReader: ByteSource {
         return available == 0
     }
 
+    /// The most `read(upTo:)` reserves before any byte has arrived.
+    static let initialReadReserve = 1 << 20
+
     /// Exactly `n` bytes, or fewer when the stream ends first (the caller checks the count).
+    ///
+    /// `n` often comes from the data (a WARC record's Content-Length), so memory follows the bytes
+    /// that arrive, not the count claimed: at most 1 MiB is reserved up front, then the result
+    /// doubles as it fills, never past `n`. A 100-byte record that claims 256 MB used to reserve
+    /// 256 MB; a complete read still ends with a capacity of about `n`, not up to 2 × `n`.
     public func read(upTo n: Int) throws -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(n)
+        out.reserveCapacity(min(n, Self.initialReadReserve))
         while out.count < n {
             try fill(min(n - out.count, buffer.count))
             if available == 0 { break }
             let take = min(available, n - out.count)
+            if out.count + take > out.capacity {
+                out.reserveCapacity(min(n, max(out.count + take, 2 * out.capacity)))
+            }
             out.append(contentsOf: buffer[start..<(start + take)])
             start += take
             offset += Int64(take)

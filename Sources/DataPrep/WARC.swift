@@ -93,6 +93,8 @@ public final class WARCReader {
             try skipTerminator()
             throw WARCError.tooLarge(offset: start, length: length)
         }
+        // Content-Length is only a claim: read(upTo:) grows with the bytes that arrive, so a
+        // short record that claims up to the limit costs what it holds, not what it claims.
         let block = try reader.read(upTo: Int(length))
         if Int64(block.count) < length { throw WARCError.truncated(offset: start) }
         try skipTerminator()
