@@ -1,5 +1,5 @@
 // What the fuzz targets share: the input as bytes, an input cut in two, a scratch file for the
-// entry points that take a path, and a bounded read of a decoder.
+// entry points that take a path, and a decoder's bounded read of bytes handed out in pieces.
 import ArchiveIO
 
 #if canImport(Glibc)
@@ -48,15 +48,48 @@ public func scratchFile(_ name: String, _ bytes: [UInt8]) -> String {
 /// Removes a scratch file (missing is fine).
 public func removeScratchFile(_ name: String) { unlink(scratchDirectory + "/" + name) }
 
-/// Reads `source` to its end or to `limit` bytes, in reads of `chunk` bytes. The limit stands in
-/// for ingest's size and ratio limits: a small input may inflate without bound.
-public func drain(_ source: ByteSource, limit: Int = 1 << 22, chunk: Int = 1 << 16) throws -> [UInt8] {
+/// Hands out at most `chunk` bytes per read, so that headers and trailers straddle refills.
+public final class ChunkedSource: ByteSource {
+    let bytes: [UInt8]
+    let chunk: Int
+    var offset = 0
+    public var rawBytesConsumed: Int64 { Int64(offset) }
+    public init(_ bytes: [UInt8], chunk: Int) { self.bytes = bytes; self.chunk = chunk }
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        let n = min(buffer.count, chunk, bytes.count - offset)
+        guard n > 0 else { return 0 }
+        bytes.withUnsafeBytes { buffer.baseAddress!.copyMemory(from: $0.baseAddress! + offset, byteCount: n) }
+        offset += n
+        return n
+    }
+}
+
+/// The most a decoder target reads from one input: it stands in for ingest's size and ratio
+/// limits, since a small input may inflate without bound.
+public let drainLimit = 1 << 22
+
+/// Reads `source` to its end or to `limit` bytes, in reads of `chunk` bytes.
+public func drain(_ source: ByteSource, limit: Int = drainLimit, chunk: Int = 1 << 16) throws -> [UInt8] {
+    let (bytes, error) = drainKeepingBytes(source, limit: limit, chunk: chunk)
+    if let error { throw error }
+    return bytes
+}
+
+/// Reads `source` as `drain` does and stops at its first error, keeping the bytes it gave before
+/// it: the decode loop of the gzip and zstd targets, which compare two decoders (or two read
+/// sizes) up to the damage.
+public func drainKeepingBytes(_ source: ByteSource, limit: Int = drainLimit,
+                              chunk: Int = 1 << 16) -> (bytes: [UInt8], error: Error?) {
     var out: [UInt8] = []
     var buffer = [UInt8](repeating: 0, count: chunk)
     while out.count < limit {
-        let n = try buffer.withUnsafeMutableBytes { try source.read(into: $0) }
-        if n == 0 { break }
-        out += buffer[0..<n]
+        do {
+            let n = try buffer.withUnsafeMutableBytes { try source.read(into: $0) }
+            if n == 0 { break }
+            out += buffer[0..<n]
+        } catch {
+            return (out, error)
+        }
     }
-    return out
+    return (out, nil)
 }

@@ -5,22 +5,6 @@
 import ArchiveIO
 import FuzzSupport
 
-/// Hands out at most `chunk` bytes per read, so headers and trailers straddle refills.
-final class ChunkedSource: ByteSource {
-    let bytes: [UInt8]
-    let chunk: Int
-    var offset = 0
-    var rawBytesConsumed: Int64 { Int64(offset) }
-    init(_ bytes: [UInt8], chunk: Int) { self.bytes = bytes; self.chunk = chunk }
-    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
-        let n = min(buffer.count, chunk, bytes.count - offset)
-        guard n > 0 else { return 0 }
-        bytes.withUnsafeBytes { buffer.baseAddress!.copyMemory(from: $0.baseAddress! + offset, byteCount: n) }
-        offset += n
-        return n
-    }
-}
-
 struct Outcome: Equatable {
     var bytes: [UInt8]
     var error: String?
@@ -28,8 +12,6 @@ struct Outcome: Equatable {
     var memberStart: Int64
     var hitLimit: Bool
 }
-
-let limit = 1 << 22
 
 func decode(_ input: [UInt8], isal: Bool, inChunk: Int, outChunk: Int, bufferSize: Int) -> Outcome {
     let source = ChunkedSource(input, chunk: inChunk)
@@ -48,20 +30,21 @@ func decode(_ input: [UInt8], isal: Bool, inChunk: Int, outChunk: Int, bufferSiz
     } catch {
         fatalError("cannot make a decoder: \(error)")
     }
-    var out: [UInt8] = []
+    let (out, failure) = drainKeepingBytes(decoder, chunk: outChunk)
     var error: String?
-    do {
-        out = try drain(decoder, limit: limit, chunk: outChunk)
-    } catch let ArchiveIOError.truncated(format, offset) {
+    switch failure {
+    case nil:
+        break
+    case let ArchiveIOError.truncated(format, offset)?:
         error = "truncated \(format) at \(offset)"
-    } catch let ArchiveIOError.corrupt(format, offset, _) {
+    case let ArchiveIOError.corrupt(format, offset, _)?:
         precondition(offset >= 0 && offset <= Int64(input.count), "corrupt-data offset \(offset) outside the input")
         error = "corrupt \(format)"
-    } catch {
-        fatalError("\(isal ? "ISA-L" : "zlib") decoder threw \(error)")
+    case let other?:
+        fatalError("\(isal ? "ISA-L" : "zlib") decoder threw \(other)")
     }
     let (count, start) = members()
-    return Outcome(bytes: out, error: error, members: count, memberStart: start, hitLimit: out.count >= limit)
+    return Outcome(bytes: out, error: error, members: count, memberStart: start, hitLimit: out.count >= drainLimit)
 }
 
 @_cdecl("LLVMFuzzerTestOneInput")
