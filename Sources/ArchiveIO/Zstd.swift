@@ -10,6 +10,13 @@ public final class ZstdDecoder: ByteSource {
     private var upstreamEOF = false
     /// True while a frame has started and not ended.
     private var inFrame = false
+    /// The first bytes of the current frame (up to a header's 18) and the bytes it has given, to
+    /// check its header and declared content size at its end. libzstd 1.5.4 checks both itself
+    /// when the frame comes whole, but not always when it comes in pieces: a frame holding only
+    /// an empty last block, or whose header sets the reserved bit, read in small reads was an
+    /// empty frame where read whole it was an error.
+    private var frameHead: [UInt8] = []
+    private var frameOutput: UInt64 = 0
 
     public var rawBytesConsumed: Int64 { upstreamRead - Int64(inBuf.size - inBuf.pos) }
 
@@ -43,14 +50,41 @@ public final class ZstdDecoder: ByteSource {
                 inBuf = ZSTD_inBuffer(src: input.baseAddress, size: n, pos: 0)
             }
             inFrame = true
+            let (inBefore, outBefore) = (inBuf.pos, outBuf.pos)
             let rc = ZSTD_decompressStream(dstream, &outBuf, &inBuf)
             if ZSTD_isError(rc) != 0 {
                 throw ArchiveIOError.corrupt(format: "zstd", offset: rawBytesConsumed,
                                              message: String(cString: ZSTD_getErrorName(rc)))
             }
-            if rc == 0 { inFrame = false }
+            if frameHead.count < 18 {
+                let end = min(inBuf.pos, inBefore + 18 - frameHead.count)
+                frameHead += UnsafeRawBufferPointer(rebasing: input[inBefore..<end])
+            }
+            frameOutput += UInt64(outBuf.pos - outBefore)
+            if rc == 0 {
+                inFrame = false
+                try checkContentSize()
+            }
         }
         return outBuf.pos
+    }
+
+    /// At the end of a frame: its header must be one libzstd reads, and its output the content
+    /// size the header declares, if any.
+    private func checkContentSize() throws {
+        defer { frameHead.removeAll(keepingCapacity: true); frameOutput = 0 }
+        // Only zstd frames (legacy and skippable ones have other magic numbers).
+        guard frameHead.starts(with: [0x28, 0xB5, 0x2F, 0xFD]) else { return }
+        // The frame has ended, so its whole header (at most 18 bytes) is in frameHead.
+        let declared = frameHead.withUnsafeBytes { ZSTD_getFrameContentSize($0.baseAddress, $0.count) }
+        let unknown = UInt64.max, invalid = UInt64.max - 1   // ZSTD_CONTENTSIZE_UNKNOWN, _ERROR
+        if declared == invalid {
+            throw ArchiveIOError.corrupt(format: "zstd", offset: rawBytesConsumed,
+                                         message: "the frame header is not valid (reserved bits set?)")
+        }
+        guard declared != unknown, declared != frameOutput else { return }
+        throw ArchiveIOError.corrupt(format: "zstd", offset: rawBytesConsumed,
+                                     message: "the frame declares \(declared) bytes of content and holds \(frameOutput)")
     }
 }
 
