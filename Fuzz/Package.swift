@@ -29,6 +29,7 @@ let targets: [(name: String, modules: [String])] = [
     ("llmc-checkpoint", ["GPTModel"]),
     ("safetensors", ["GPTModel"]),
     ("pipeline-yaml", ["DataPrep"]),
+    ("gpt2-tokenizer-bin", ["Tokenization"]),
 ]
 
 let package = Package(

@@ -162,6 +162,7 @@ def main():
         c.add("tokenizer-json", "tokenizer.json", read(os.path.join(tok, "tokenizer.json")))
         c.add("vocab-merges", "vocab-merges", read(os.path.join(tok, "vocab.json")) + b"\0" + read(os.path.join(tok, "merges.txt")))
         c.add("tiktoken", "tokenizer.tiktoken", read(os.path.join(tok, "tokenizer.tiktoken")))
+        c.add("gpt2-tokenizer-bin", "trained.bin", read(os.path.join(tok, "gpt2_tokenizer.bin")))
         run(args.prep, "train-tokenizer", os.path.join(t, "docs"), "--vocab-size", "280", "--pattern", "o200k",
             "--out", os.path.join(t, "tok-o200k"), "--quiet")
         c.add("tokenizer-json", "tokenizer-o200k.json", read(os.path.join(t, "tok-o200k", "tokenizer.json")))
@@ -200,6 +201,10 @@ def main():
                        ("bytes.bin", bytes(range(256)))]:
         c.add("bpe", name, data)
         c.add("pretokenizer", name, data[:200])
+
+    # llm.c's tokenizer table with the 256 bytes and <|endoftext|>: the smallest a tokenizer can be.
+    header = struct.pack("<4i", 20240328, 2, 257, 256) + b"\0" * 1008
+    c.add("gpt2-tokenizer-bin", "bytes.bin", header + b"".join(bytes([1, b]) for b in range(256)) + b"\x0d<|endoftext|>")
 
     # Pipeline files.
     for name in sorted(os.listdir(os.path.join(ROOT, "pipelines"))):

@@ -1,5 +1,6 @@
 // What the fuzz targets share: the input as bytes, an input cut in two, a scratch file for the
-// entry points that take a path, and a decoder's bounded read of bytes handed out in pieces.
+// entry points that take a path and the file it writes back, and a decoder's bounded read of
+// bytes handed out in pieces.
 import ArchiveIO
 
 #if canImport(Glibc)
@@ -47,6 +48,19 @@ public func scratchFile(_ name: String, _ bytes: [UInt8]) -> String {
 
 /// Removes a scratch file (missing is fine).
 public func removeScratchFile(_ name: String) { unlink(scratchDirectory + "/" + name) }
+
+/// The contents of a file (a scratch file written back by the code under test).
+public func fileBytes(_ path: String) -> [UInt8] {
+    guard let f = fopen(path, "rb") else { return [] }
+    defer { fclose(f) }
+    var out: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 1 << 16)
+    while true {
+        let n = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, f) }
+        out += chunk[0..<n]
+        if n < chunk.count { return out }
+    }
+}
 
 /// Hands out at most `chunk` bytes per read, so that headers and trailers straddle refills.
 public final class ChunkedSource: ByteSource {
