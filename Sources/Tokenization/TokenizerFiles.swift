@@ -392,6 +392,11 @@ public enum TokenizerFiles {
             throw fail("unsupported version \(version)")
         }
         guard n > 0, eot >= 0, eot < n else { throw fail("bad token count \(n) or end-of-text id \(eot)") }
+        // Each token takes at least 2 bytes (its length and one byte): check the count against the
+        // file before reserving for it (a 1 KB file may claim 2^31 tokens, 16 GiB of arrays).
+        guard n <= (bytes.count - 1024) / 2 else {
+            throw fail("the header claims \(n) tokens, which need at least \(1024 + 2 * n) bytes; the file has \(bytes.count)")
+        }
         var tokens: [[UInt8]] = []
         tokens.reserveCapacity(n)
         var pos = 1024

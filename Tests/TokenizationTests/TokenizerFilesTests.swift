@@ -222,6 +222,30 @@ private func written(_ tokenizer: Tokenizer, as format: String) throws -> String
         try TokenizerFiles.writeLlmc(noEOT, to: dir + "/t.bin", endOfText: 255)
     }
 
+    /// A 1.5 KB table whose header claims 2^31 - 1 tokens: refused from the file size before
+    /// anything is reserved for them (the reader reserved 16 GiB of token arrays first, then
+    /// found the file ending inside token 257).
+    @Test func llmcTokenCountBeyondTheFileIsRefusedFirst() throws {
+        let dir = folder("llmc-count")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var file = [UInt8](repeating: 0, count: 1024)
+        for (slot, value) in [20240328, 2, Int(Int32.max), 256].enumerated() {
+            for k in 0..<4 { file[4 * slot + k] = UInt8(truncatingIfNeeded: value >> (8 * k)) }
+        }
+        file += (0...255).flatMap { [1, UInt8($0)] } + [13] + Array("<|endoftext|>".utf8)
+        Fixtures.write(file, to: dir + "/gpt2_tokenizer.bin")
+        do {
+            _ = try TokenizerFiles.readLlmc(path: dir + "/gpt2_tokenizer.bin")
+            Issue.record("a table of 2147483647 tokens in 1550 bytes was read")
+        } catch {
+            #expect(error.message == "the header claims 2147483647 tokens, which need at least 4294968318 bytes; the file has 1550")
+        }
+        // The same table with its true count reads.
+        file.replaceSubrange(8..<12, with: [1, 1, 0, 0])
+        Fixtures.write(file, to: dir + "/gpt2_tokenizer.bin")
+        #expect(try TokenizerFiles.readLlmc(path: dir + "/gpt2_tokenizer.bin").tokens.count == 257)
+    }
+
     // MARK: Refusals
 
     static let badVocabMerges: [(String, String, String)] = [
