@@ -61,7 +61,8 @@ for entry in $ALL_TARGETS; do
     elapsed=$(( $(date +%s) - start ))
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
     rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
-    cov=$(grep -oE "cov: [0-9]+ ft: [0-9]+" "$log" | tail -1 | sed -E 's/cov: ([0-9]+) ft: ([0-9]+)/\1 \/ \2/')
+    # No status line when a seed fails at once: no coverage, and the run goes on to the next target.
+    cov=$(grep -oE "cov: [0-9]+ ft: [0-9]+" "$log" | tail -1 | sed -E 's/cov: ([0-9]+) ft: ([0-9]+)/\1 \/ \2/' || true)
     corpus=$(find "$work" -type f | wc -l)
     files=$(find "$findings" -type f -newer "$marker" \( -name 'crash-*' -o -name 'timeout-*' -o -name 'oom-*' -o -name 'leak-*' \))
     if [ -n "$files" ]; then
