@@ -30,6 +30,7 @@ let targets: [(name: String, modules: [String])] = [
     ("safetensors", ["GPTModel"]),
     ("pipeline-yaml", ["DataPrep"]),
     ("gpt2-tokenizer-bin", ["Tokenization"]),
+    ("hf-config", ["GPTModel"]),
 ]
 
 let package = Package(

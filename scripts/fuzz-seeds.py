@@ -3,14 +3,16 @@
 
 Archives, compressed streams, WARC records, HTML and JSONL come from samples/raw; tokenizer
 files and token shards from running `prep train-tokenizer` and `prep tokenize` on a few sample
-documents; checkpoints from `tune init` and `tune export` with a tiny model. Every seed is kept
-small (a few KB): libFuzzer mutates small inputs faster, and the seeds are committed.
+documents; checkpoints and config.json from `tune init` and `tune export` with a tiny model.
+Every seed is kept small (a few KB): libFuzzer mutates small inputs faster, and the seeds are
+committed.
 
     scripts/fuzz-seeds.py [--prep .build/release/prep] [--tune .build/release/tune] [--out Fuzz/corpus]
 """
 import argparse
 import gzip
 import io
+import json
 import os
 import shutil
 import struct
@@ -195,6 +197,19 @@ def main():
         c.add("llmc-checkpoint", "bfloat16.bin", read(os.path.join(t, "bf16.bin")))
         run(args.tune, "export", model, "--to", "hf", "--out", os.path.join(t, "hf"))
         c.add("safetensors", "model.safetensors", read(os.path.join(t, "hf", "model.safetensors")))
+        # config.json: the tiny model's (what the hf-config target's weights are), with
+        # GPT2Config's other key names, and GPT-2 small's and GPT-3's shapes, which those weights
+        # cannot hold.
+        config = read(os.path.join(t, "hf", "config.json"))
+        c.add("hf-config", "tiny.json", config)
+        tiny = json.loads(config)
+        aliases = {"model_type": "gpt2", "hidden_size": 4, "num_hidden_layers": 1, "num_attention_heads": 4,
+                   "max_position_embeddings": 4, "vocab_size": 8, "n_inner": None, "layer_norm_epsilon": 1e-5}
+        c.add("hf-config", "aliases.json", json.dumps(aliases).encode())
+        c.add("hf-config", "gpt2-small.json", json.dumps(dict(tiny, n_ctx=1024, n_positions=1024, n_embd=768, n_layer=12,
+                                                               n_head=12, vocab_size=50257), indent=2).encode())
+        c.add("hf-config", "gpt3-175b.json", json.dumps(dict(tiny, n_ctx=2048, n_positions=2048, n_embd=12288, n_layer=96,
+                                                              n_head=96, vocab_size=50257), indent=2).encode())
 
     # Text for the BPE encoder and the pre-tokenizers (the reference regex is slow: short pieces).
     for name, data in [("english.txt", text[:1000]), ("chinese.txt", zh[:400]), ("mixed.txt", "It's 12345 — naïve café 😀👍🏽\r\n\n  x\u00a0y\u0085z ſ'S'LL".encode()),
