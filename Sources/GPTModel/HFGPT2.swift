@@ -100,6 +100,16 @@ enum HFGPT2 {
         func fail(_ reason: CheckpointError.Reason, _ message: String) -> CheckpointError {
             CheckpointError(path: weightsPath, reason: reason, message: message)
         }
+        // config.json alone sets how much is allocated below (the parameters, the layout of L
+        // layers): check its claim against the weights first, at 16 bits a parameter at least.
+        // GPT-3's shape beside a 1 KB file would otherwise allocate 700 GB before finding a
+        // tensor missing. (The count is below 2^40: config(json:) refuses larger models.)
+        let needed = Int(parameterCount(config))
+        guard 2 * needed <= reader.fileBytes else {
+            throw CheckpointError(path: configPath, reason: .badHFConfig,
+                                  message: "describes a model of \(needed) parameters (\(config)), at least \(2 * needed) bytes "
+                                      + "of weights in 16 bits; \(weightsPath) has \(reader.fileBytes)")
+        }
 
         let present = Set(reader.header.entries.map(\.name))
         let prefixed = present.contains(prefix + "wte.weight"), bare = present.contains("wte.weight")
@@ -161,6 +171,13 @@ enum HFGPT2 {
                                 checks: checks)
     }
 
+    /// The parameters of a GPT-2 with this shape as HF stores it (wte has V rows, not Vp), in
+    /// Double so that no claimed size overflows.
+    static func parameterCount(_ c: GPTConfig) -> Double {
+        let C = Double(c.channels), L = Double(c.numLayers)
+        return Double(c.vocabSize) * C + Double(c.maxSeqLen) * C + L * (12 * C * C + 13 * C) + 2 * C
+    }
+
     // MARK: config.json
 
     /// The model's shape from a GPT2LMHeadModel config.json, refusing settings that change the
@@ -177,6 +194,11 @@ enum HFGPT2 {
             for key in keys {
                 guard let v = o[key], !(v is NSNull) else { continue }
                 guard let n = v as? Int else { throw fail("\(key) is \(v), not an integer") }
+                // Sizes near Int.max would overflow the arithmetic on them (the padded
+                // vocabulary) before any check; llm.c's headers hold int32 anyway.
+                guard n <= Int(Int32.max) else {
+                    throw fail("\(key) is \(n): an implausibly large model (llm.c's headers hold int32)")
+                }
                 return n
             }
             throw fail("missing \(keys[0])")

@@ -234,6 +234,10 @@ import TestSupport
         (#""model_type": "gpt2""#, #""model_type": "llama""#, "model_type"),
         (#""tie_word_embeddings": true"#, #""tie_word_embeddings": false"#, "tie_word_embeddings"),
         (#""vocab_size": 200"#, #""vocab_size": 100"#, "shape [200, 8], config.json implies [100, 8]"),
+        // Shapes the weights file cannot hold, refused before allocating for them (the reader
+        // allocated 25 million parameters here, and trapped on the vocabulary's padding).
+        (#""n_embd": 8,"#, #""n_embd": 1024,"#, "describes a model of 25407488 parameters"),
+        (#""vocab_size": 200"#, #""vocab_size": 9223372036854775807"#, "vocab_size is 9223372036854775807: an implausibly large model"),
     ])
     func configProblemsAreNamed(_ from: String, _ to: String, _ text: String) throws {
         let dir = Fixtures.tempDir("ckpt-cfg")

@@ -145,8 +145,10 @@ import TestSupport
 
     /// Checkpoint headers that claim terabytes are refused before anything is allocated: GPT-3's
     /// shape (175 billion parameters, 700 GB of float32) in a 1 KB file, a header past 2^40
-    /// parameters, and a safetensors header nested 100,000 deep. Bound: exit 1 naming the file,
-    /// under 256 MiB of RSS and 30 s each.
+    /// parameters, a safetensors header nested 100,000 deep, and a Hugging Face folder whose
+    /// config.json has GPT-3's shape beside a 2.6 KB model.safetensors (the hf-config fuzz
+    /// target's seed; the reader allocated for the config's shape before looking at the
+    /// tensors). Bound: exit 1 naming the file, under 256 MiB of RSS and 30 s each.
     @Test func checkpointHeadersClaimingTerabytesAreRefusedBeforeAllocating() throws {
         let dir = Fixtures.tempDir("tunehuge")
         func llmc(_ slots: [Int32]) -> [UInt8] {
@@ -162,7 +164,12 @@ import TestSupport
         let deep = "{\"a\":" + String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000) + "}"
         Fixtures.write(#"{"n_embd": 32, "n_layer": 2, "n_head": 2, "n_positions": 64, "vocab_size": 300}"#, to: dir + "/config.json")
         Fixtures.write(withUnsafeBytes(of: UInt64(deep.utf8.count).littleEndian) { Array($0) } + Array(deep.utf8), to: dir + "/deep.safetensors")
-        for (name, expected) in [("gpt3.bin", "bytes"), ("huge.bin", "implausibly large"), ("deep.safetensors", "safetensors")] {
+        try Checkpoint.random(config: GPTConfig(maxSeqLen: 4, vocabSize: 8, numLayers: 1, numHeads: 2, channels: 4), seed: 1)
+            .writeHF(directory: dir + "/gpt3-hf")
+        Fixtures.write(#"{"n_embd": 12288, "n_layer": 96, "n_head": 96, "n_positions": 2048, "vocab_size": 50257}"#,
+                       to: dir + "/gpt3-hf/config.json")
+        for (name, expected) in [("gpt3.bin", "bytes"), ("huge.bin", "implausibly large"), ("deep.safetensors", "safetensors"),
+                                 ("gpt3-hf", "describes a model of 174604259328 parameters")] {
             for args in [["info", dir + "/" + name],
                          ["run", "--base", dir + "/" + name, "--data", dir, "--out", dir + "/run", "--steps", "1"] + Self.short] {
                 let r = try ChildProcess.measure(Fixtures.binDir + "/tune", args)
