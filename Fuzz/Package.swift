@@ -31,6 +31,7 @@ let targets: [(name: String, modules: [String])] = [
     ("pipeline-yaml", ["DataPrep"]),
     ("gpt2-tokenizer-bin", ["Tokenization"]),
     ("hf-config", ["GPTModel"]),
+    ("sft-records", ["DataPrep", "ShardFormat", "Tokenization"]),
 ]
 
 let package = Package(

@@ -3,9 +3,9 @@
 
 Archives, compressed streams, WARC records, HTML and JSONL come from samples/raw; tokenizer
 files and token shards from running `prep train-tokenizer` and `prep tokenize` on a few sample
-documents; checkpoints and config.json from `tune init` and `tune export` with a tiny model.
-Every seed is kept small (a few KB): libFuzzer mutates small inputs faster, and the seeds are
-committed.
+documents; checkpoints and config.json from `tune init` and `tune export` with a tiny model;
+SFT records from samples/tasks. Every seed is kept small (a few KB): libFuzzer mutates small
+inputs faster, and the seeds are committed.
 
     scripts/fuzz-seeds.py [--prep .build/release/prep] [--tune .build/release/tune] [--out Fuzz/corpus]
 """
@@ -220,6 +220,18 @@ def main():
     # llm.c's tokenizer table with the 256 bytes and <|endoftext|>: the smallest a tokenizer can be.
     header = struct.pack("<4i", 20240328, 2, 257, 256) + b"\0" * 1008
     c.add("gpt2-tokenizer-bin", "bytes.bin", header + b"".join(bytes([1, b]) for b in range(256)) + b"\x0d<|endoftext|>")
+
+    # SFT records of each format: chat and prompt-completion lines from samples/tasks, alpaca and
+    # odd ones written here.
+    pc = read(os.path.join(ROOT, "samples", "tasks", "sentiment-zh", "train.jsonl")).split(b"\n")
+    c.add("sft-records", "chat.jsonl", b"\n".join(chat[:2]) + b"\n")
+    c.add("sft-records", "prompt-completion.jsonl", b"\n".join(pc[:2]) + b"\n")
+    c.add("sft-records", "alpaca.jsonl", b'{"instruction": "Translate to French.", "input": "good morning", "output": "bonjour"}\n'
+          b'{"instruction": "Name a colour.", "input": "", "output": "Blue."}\n')
+    c.add("sft-records", "turns.jsonl", '{"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}, '
+          '{"role": "assistant", "content": ""}, {"role": "user", "content": "中文？"}, {"role": "assistant", "content": "好 😀"}]}\n'
+          '{"messages": [{"role": "user", "content": "end <|endoftext|> here"}, {"role": "assistant", "content": "<|im_end|>"}]}\n'
+          '{"prompt": "", "completion": ""}\n'.encode())
 
     # Pipeline files.
     for name in sorted(os.listdir(os.path.join(ROOT, "pipelines"))):
