@@ -32,6 +32,7 @@ let targets: [(name: String, modules: [String])] = [
     ("gpt2-tokenizer-bin", ["Tokenization"]),
     ("hf-config", ["GPTModel"]),
     ("sft-records", ["DataPrep", "ShardFormat", "Tokenization"]),
+    ("stage-config", ["DataPrep", "ShardFormat"]),
 ]
 
 let package = Package(

@@ -4,8 +4,9 @@
 Archives, compressed streams, WARC records, HTML and JSONL come from samples/raw; tokenizer
 files and token shards from running `prep train-tokenizer` and `prep tokenize` on a few sample
 documents; checkpoints and config.json from `tune init` and `tune export` with a tiny model;
-SFT records from samples/tasks. Every seed is kept small (a few KB): libFuzzer mutates small
-inputs faster, and the seeds are committed.
+SFT records from samples/tasks; stage configurations from `prep clean|dedup --print-config`.
+Every seed is kept small (a few KB): libFuzzer mutates small inputs faster, and the seeds are
+committed.
 
     scripts/fuzz-seeds.py [--prep .build/release/prep] [--tune .build/release/tune] [--out Fuzz/corpus]
 """
@@ -211,6 +212,11 @@ def main():
         c.add("hf-config", "gpt3-175b.json", json.dumps(dict(tiny, n_ctx=2048, n_positions=2048, n_embd=12288, n_layer=96,
                                                               n_head=96, vocab_size=50257), indent=2).encode())
 
+        # Stage configurations: every option of clean and dedup as --print-config writes them.
+        for stage in ["clean", "dedup"]:
+            printed = subprocess.run([args.prep, stage, "--print-config"], check=True, stdout=subprocess.PIPE).stdout
+            c.add("stage-config", f"{stage}.yaml", printed)
+
     # Text for the BPE encoder and the pre-tokenizers (the reference regex is slow: short pieces).
     for name, data in [("english.txt", text[:1000]), ("chinese.txt", zh[:400]), ("mixed.txt", "It's 12345 — naïve café 😀👍🏽\r\n\n  x\u00a0y\u0085z ſ'S'LL".encode()),
                        ("bytes.bin", bytes(range(256)))]:
@@ -232,6 +238,14 @@ def main():
           '{"role": "assistant", "content": ""}, {"role": "user", "content": "中文？"}, {"role": "assistant", "content": "好 😀"}]}\n'
           '{"messages": [{"role": "user", "content": "end <|endoftext|> here"}, {"role": "assistant", "content": "<|im_end|>"}]}\n'
           '{"prompt": "", "completion": ""}\n'.encode())
+
+    # Stage configurations written here: ingest (which has no --print-config) and a chat template.
+    c.add("stage-config", "ingest.yaml", b"text_field: body\nid_field: url\ncompression: gz\ncompression_level: 6\n"
+          b"shard_size: 1048576\nmax_entry_size: 1073741824\nmax_ratio: 200.5\nmax_document_size: 67108864\nstrict: true\n")
+    c.add("stage-config", "template.yaml", b'name: chatml\nbegin: ""\nsystem: "<|im_start|>system\\n{content}<|im_end|>\\n"\n'
+          b'user: "<|im_start|>user\\n{content}<|im_end|>\\n"\nassistant: "<|im_start|>assistant\\n{content}<|im_end|>\\n"\n')
+    c.add("stage-config", "clean-some.yaml", b"language:\n  enabled: true\n  keep: [zh, en]\npii:\n  enabled: true\n")
+    c.add("stage-config", "dedup-some.yaml", b"minhash:\n  bands: 16\n  rows: 8\n  jaccard_threshold: 0.7\n")
 
     # Pipeline files.
     for name in sorted(os.listdir(os.path.join(ROOT, "pipelines"))):

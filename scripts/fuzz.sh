@@ -19,7 +19,7 @@ SCRATCH=.build-fuzz
 # target is slow: short inputs).
 ALL_TARGETS="archive:8192 gzip:4096 zstd:4096 warc:8192 html:8192 jsonl:4096 tokenizer-json:8192 vocab-merges:8192
 tiktoken:4096 bpe:4096 pretokenizer:256 token-shard:8192 llmc-checkpoint:8192 safetensors:4096 pipeline-yaml:4096
-gpt2-tokenizer-bin:8192 hf-config:2048 sft-records:4096"
+gpt2-tokenizer-bin:8192 hf-config:2048 sft-records:4096 stage-config:4096"
 
 # swiftc keeps only the last -sanitize= it is given: SwiftPM's "-sanitize=fuzzer -sanitize=address"
 # compiles with AddressSanitizer and without coverage (libFuzzer then says "no interesting inputs
