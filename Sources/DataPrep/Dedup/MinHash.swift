@@ -49,7 +49,9 @@ public struct MinHashOptions: Codable, Equatable, Sendable {
         guard numPermutations > 0, numPermutations <= 4096 else {
             throw DedupError.invalid("num_permutations must be between 1 and 4096 (got \(numPermutations))")
         }
-        guard bands > 0, rows > 0, bands * rows == numPermutations else {
+        // Both come from a file: a product past Int.max must be refused, not trap.
+        let product = bands.multipliedReportingOverflow(by: rows)
+        guard bands > 0, rows > 0, !product.overflow, product.partialValue == numPermutations else {
             throw DedupError.invalid("bands × rows must equal num_permutations (got \(bands) × \(rows), \(numPermutations))")
         }
         guard ngram >= 1, ngram <= 64 else {
