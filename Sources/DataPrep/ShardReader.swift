@@ -79,6 +79,23 @@ public enum Shards {
     public static func forEachDocument(in path: String, expectedSize: Int64? = nil,
                                        onInvalidLine: ((RecordError) throws -> Void)? = nil,
                                        _ body: (Document, Int) throws -> Void) throws {
+        try forEachLine(in: path, expectedSize: expectedSize) { bytes, n in
+            let doc: Document
+            do { doc = try Document.parse(bytes) } catch {
+                let e = RecordError(path: path, line: n, message: "\(error)")
+                guard let onInvalidLine else { throw e }
+                try onInvalidLine(e)
+                return
+            }
+            try body(doc, n)
+        }
+    }
+
+    /// Calls `body` with each non-empty line of the shard at `path`, unparsed, and its number
+    /// (from 1): for a stage that parses the records on other threads. Errors as for
+    /// `forEachDocument`.
+    public static func forEachLine(in path: String, expectedSize: Int64? = nil,
+                                   _ body: ([UInt8], Int) throws -> Void) throws {
         func reading<T>(_ read: () throws -> T) throws -> T {
             do { return try read() } catch { throw ReadError(path: path, underlying: error) }
         }
@@ -86,16 +103,8 @@ public enum Shards {
         var n = 0
         while let line = try reading({ try reader.readLine(maxLength: Int.max) }) {
             n += 1
-            guard case let .line(bytes) = line else { continue }
-            if bytes.isEmpty { continue }
-            let doc: Document
-            do { doc = try Document.parse(bytes) } catch {
-                let e = RecordError(path: path, line: n, message: "\(error)")
-                guard let onInvalidLine else { throw e }
-                try onInvalidLine(e)
-                continue
-            }
-            try body(doc, n)
+            guard case let .line(bytes) = line, !bytes.isEmpty else { continue }
+            try body(bytes, n)
         }
     }
 

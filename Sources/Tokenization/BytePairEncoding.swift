@@ -128,7 +128,7 @@ final class BytePairEncoding: Sendable {
         self.byteRanks = byteRanks
         self.tokenSlots = tokenSlots
         self.pairSlots = pairSlots
-        self.maxTokenLength = byRank.map(\.bytes.count).max() ?? 1
+        self.maxTokenLength = byRank.reduce(1) { max($0, $1.bytes.count) }
     }
 
     private static func tableSize(for count: Int) -> Int {

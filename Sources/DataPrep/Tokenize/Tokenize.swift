@@ -146,8 +146,9 @@ public struct TokenizeManifest: StageManifest {
 }
 
 public enum Tokenize {
-    /// Text per batch of documents handed to an encoding thread.
-    static let batchBytes = 1 << 20
+    /// Bytes of records per batch handed to an encoding thread: small enough that the threads
+    /// start at once and finish together, large enough that handing over costs nothing.
+    static let batchBytes = 1 << 17
 
     /// True when the document goes to the validation split: the first 64 bits of SHA-256 of its
     /// id, as a fraction of 2^64, below `fraction`.
@@ -196,9 +197,10 @@ public enum Tokenize {
         }
         var splits = ["train": TokenizeManifest.Split(), "val": TokenizeManifest.Split()]
         progress.start(totalBytes: inputs.reduce(0) { $0 + $1.size }, inputs: inputs.count)
-        // One thread reads the inputs in order and cuts them into batches of about a megabyte of
-        // text; `threads` threads encode the batches; the encoded batches are written in order.
-        // A few batches per thread are in flight at most, so memory does not grow with the input.
+        // One thread reads the inputs in order and cuts them into batches of records (128 KB);
+        // `threads` threads parse and encode the batches; the encoded batches are written in
+        // order. A few batches per thread are in flight at most, so memory does not grow with the
+        // input.
         var records = Array(repeating: 0, count: inputs.count)
         var errors = Array(repeating: 0, count: inputs.count)
         var digests = Array(repeating: "", count: inputs.count)
@@ -216,7 +218,7 @@ public enum Tokenize {
         func run<Record, Outcome>(read: (Int, (Record, Int) throws -> Void) throws -> Void,
                                   encode: @escaping (Record) -> Outcome,
                                   consume: @escaping (Int, Outcome) throws -> Void) throws {
-            try OrderedPipeline.run(threads: layout.threads, window: 2 * layout.threads + 1, produce: { submit in
+            try OrderedPipeline.run(threads: layout.threads, window: 4 * layout.threads, produce: { submit in
                 for k in inputs.indices {
                     var batch: [Record] = []
                     var bytes = 0
@@ -277,16 +279,22 @@ public enum Tokenize {
             })
         } else {
             let eot = UInt32(eot)
-            try run(read: { (k: Int, emit: (Document, Int) throws -> Void) in
-                try Shards.forEachDocument(in: inputs[k].path, expectedSize: inputs[k].size, onInvalidLine: { _ in errors[k] += 1 }) { doc, _ in
-                    records[k] += 1
-                    try emit(doc, doc.text.utf8.count)
+            // The reading thread only cuts lines; the encoding threads parse them too.
+            try run(read: { (k: Int, emit: ([UInt8], Int) throws -> Void) in
+                try Shards.forEachLine(in: inputs[k].path, expectedSize: inputs[k].size) { line, _ in
+                    try emit(line, line.count)
                 }
-            }, encode: { (d: Document) -> (tokens: [UInt32], id: String) in
+            }, encode: { (line: [UInt8]) -> (tokens: [UInt32], id: String)? in
+                guard let d = try? Document.parse(line) else { return nil }
                 var t: [UInt32] = [eot]
                 t.append(contentsOf: tokenizer.encodeOrdinary(d.text).lazy.map { UInt32($0) })
                 return (t, d.id)
-            }, consume: { (_: Int, o: (tokens: [UInt32], id: String)) in
+            }, consume: { (k: Int, o: (tokens: [UInt32], id: String)?) in
+                guard let o else {
+                    errors[k] += 1
+                    return
+                }
+                records[k] += 1
                 try write(o.tokens, mask: nil, key: o.id)
             })
         }
