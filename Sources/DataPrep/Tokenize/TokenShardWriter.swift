@@ -98,6 +98,12 @@ final class TokenShardWriter {
         file = nil
     }
 
+    /// Drops the shard being written (its temporary file is removed now, not when the process
+    /// ends: a failed run may exit before this writer is freed).
+    func discard() {
+        file = nil
+    }
+
     func finish() throws -> [TokenShardRecord] {
         try close()
         return records

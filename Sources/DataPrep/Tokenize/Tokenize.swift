@@ -244,62 +244,67 @@ public enum Tokenize {
                 }
             })
         }
-        if let renderer, let format = options.format.sft {
-            typealias Record = (record: Result<JSONValue, SFTError>, line: Int, key: String)
-            typealias Outcome = (result: Result<RenderedExample, Error>, line: Int, key: String)
-            try run(read: { (k: Int, emit: (Record, Int) throws -> Void) in
-                try forEachRecord(in: inputs[k].path, expectedSize: inputs[k].size) { record, line, key in
-                    records[k] += 1
-                    try emit((record, line, key), key.utf8.count + 64)
-                }
-            }, encode: { (r: Record) -> Outcome in
-                let rendered = Result<RenderedExample, Error> {
-                    try renderer.render(try SupervisedExamples.turns(try r.record.get(), format: format),
-                                        maxTokens: options.maxTokens)
-                }
-                return (rendered, r.line, r.key)
-            }, consume: { (k: Int, o: Outcome) in
-                reports![k].examplesRead += 1
-                do {
-                    let r = try o.result.get()
-                    reports![k].cover(r)
-                    if r.trainedTokens == 0 {
-                        throw SFTError(reason: .nothingTrained,
-                                       message: "no trained token is left after the cut to \(options.maxTokens) tokens")
+        do {
+            if let renderer, let format = options.format.sft {
+                typealias Record = (record: Result<JSONValue, SFTError>, line: Int, key: String)
+                typealias Outcome = (result: Result<RenderedExample, Error>, line: Int, key: String)
+                try run(read: { (k: Int, emit: (Record, Int) throws -> Void) in
+                    try forEachRecord(in: inputs[k].path, expectedSize: inputs[k].size) { record, line, key in
+                        records[k] += 1
+                        try emit((record, line, key), key.utf8.count + 64)
                     }
-                    reports![k].examplesWritten += 1
-                    reports![k].truncated += r.truncated ? 1 : 0
-                    reports![k].tokens += r.tokens.count
-                    reports![k].trainedTokens += r.trainedTokens
-                    try write(r.tokens, mask: r.mask, key: o.key)
-                } catch let e as SFTError {
-                    errors[k] += 1
-                    reports![k].refuse(e, path: inputs[k].path, line: o.line)
-                }
-            })
-        } else {
-            let eot = UInt32(eot)
-            // The reading thread only cuts lines; the encoding threads parse them too.
-            try run(read: { (k: Int, emit: ([UInt8], Int) throws -> Void) in
-                try Shards.forEachLine(in: inputs[k].path, expectedSize: inputs[k].size) { line, _ in
-                    try emit(line, line.count)
-                }
-            }, encode: { (line: [UInt8]) -> (tokens: [UInt32], id: String)? in
-                guard let d = try? Document.parse(line) else { return nil }
-                var t: [UInt32] = [eot]
-                t.append(contentsOf: tokenizer.encodeOrdinary(d.text).lazy.map { UInt32($0) })
-                return (t, d.id)
-            }, consume: { (k: Int, o: (tokens: [UInt32], id: String)?) in
-                guard let o else {
-                    errors[k] += 1
-                    return
-                }
-                records[k] += 1
-                try write(o.tokens, mask: nil, key: o.id)
-            })
+                }, encode: { (r: Record) -> Outcome in
+                    let rendered = Result<RenderedExample, Error> {
+                        try renderer.render(try SupervisedExamples.turns(try r.record.get(), format: format),
+                                            maxTokens: options.maxTokens)
+                    }
+                    return (rendered, r.line, r.key)
+                }, consume: { (k: Int, o: Outcome) in
+                    reports![k].examplesRead += 1
+                    do {
+                        let r = try o.result.get()
+                        reports![k].cover(r)
+                        if r.trainedTokens == 0 {
+                            throw SFTError(reason: .nothingTrained,
+                                           message: "no trained token is left after the cut to \(options.maxTokens) tokens")
+                        }
+                        reports![k].examplesWritten += 1
+                        reports![k].truncated += r.truncated ? 1 : 0
+                        reports![k].tokens += r.tokens.count
+                        reports![k].trainedTokens += r.trainedTokens
+                        try write(r.tokens, mask: r.mask, key: o.key)
+                    } catch let e as SFTError {
+                        errors[k] += 1
+                        reports![k].refuse(e, path: inputs[k].path, line: o.line)
+                    }
+                })
+            } else {
+                let eot = UInt32(eot)
+                // The reading thread only cuts lines; the encoding threads parse them too.
+                try run(read: { (k: Int, emit: ([UInt8], Int) throws -> Void) in
+                    try Shards.forEachLine(in: inputs[k].path, expectedSize: inputs[k].size) { line, _ in
+                        try emit(line, line.count)
+                    }
+                }, encode: { (line: [UInt8]) -> (tokens: [UInt32], id: String)? in
+                    guard let d = try? Document.parse(line) else { return nil }
+                    var t: [UInt32] = [eot]
+                    t.append(contentsOf: tokenizer.encodeOrdinary(d.text).lazy.map { UInt32($0) })
+                    return (t, d.id)
+                }, consume: { (k: Int, o: (tokens: [UInt32], id: String)?) in
+                    guard let o else {
+                        errors[k] += 1
+                        return
+                    }
+                    records[k] += 1
+                    try write(o.tokens, mask: nil, key: o.id)
+                })
+            }
+            splits["train"]!.shards = try writers[0].finish()
+            splits["val"]!.shards = try writers[1].finish()
+        } catch {
+            for w in writers { w.discard() }
+            throw error
         }
-        splits["train"]!.shards = try writers[0].finish()
-        splits["val"]!.shards = try writers[1].finish()
         var sft: SFTReport? = renderer == nil ? nil : SFTReport()
         for r in reports ?? [] { sft!.add(r) }
         let bytes = inputs.reduce(Int64(0)) { $0 + $1.size }
