@@ -59,6 +59,17 @@ public struct ChatTemplate: Codable, Equatable, Sendable {
         let r = s.range(of: "{content}")!
         return (String(s[..<r.lowerBound]), String(s[r.upperBound...]))
     }
+
+    /// The text before and after a turn's content, by the turn's role.
+    public func parts(for role: SFTTurn.Role) -> (prefix: String, suffix: String) {
+        switch role {
+        case .system: Self.parts(system)
+        case .user: Self.parts(user)
+        case .assistant: Self.parts(assistant)
+        case .prompt: Self.parts(prompt)
+        case .completion: Self.parts(completion)
+        }
+    }
 }
 
 /// One message of an example.
@@ -211,15 +222,7 @@ public struct ChatRenderer: Sendable {
 
         appendTemplate(template.begin, trained: false)
         for turn in turns {
-            let form: String
-            switch turn.role {
-            case .system: form = template.system
-            case .user: form = template.user
-            case .assistant: form = template.assistant
-            case .prompt: form = template.prompt
-            case .completion: form = template.completion
-            }
-            let (prefix, suffix) = ChatTemplate.parts(form)
+            let (prefix, suffix) = template.parts(for: turn.role)
             appendTemplate(prefix, trained: false)
             if turn.trained { answerStart = out.tokens.count }
             try appendContent(turn.content, trained: turn.trained)

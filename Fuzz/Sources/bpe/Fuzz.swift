@@ -1,10 +1,11 @@
 // The BPE encoder on any bytes, for the gpt2, cl100k and o200k pre-tokenizers: decode(encode(x))
 // must give x back, with and without special tokens allowed, and for inputs up to 1 KiB the ids
 // must be those of the slow, obviously right encoder (minbpe's loop with tiktoken's whole-piece
-// shortcut, written out below) applied to each pre-token. The tokenizer is trained once, at
-// start, on a small built-in corpus of English, Chinese, digits and white space.
+// shortcut: BytePairEncoding.referenceEncode, which the tests hold the fast one to too) applied
+// to each pre-token. The tokenizer is trained once, at start, on a small built-in corpus of
+// English, Chinese, digits and white space.
 import FuzzSupport
-import Tokenization
+@testable import Tokenization
 
 let corpus = """
     The quick brown fox jumps over the lazy dog. It's 2024, and we'll read 1,234,567 files!
@@ -32,22 +33,6 @@ let tokenizers: [Tokenizer] = {
     }
 }()
 
-/// minbpe's loop: merge the adjacent pair of lowest rank (leftmost on a tie) until none is a token.
-func referenceEncode(_ piece: [UInt8], ranks: [[UInt8]: Int]) -> [Int] {
-    if let r = ranks[piece] { return [r] }
-    var parts = piece.map { [$0] }
-    while parts.count > 1 {
-        var best: (rank: Int, index: Int)?
-        for i in 0 ..< parts.count - 1 {
-            if let r = ranks[parts[i] + parts[i + 1]], r < best?.rank ?? Int.max { best = (r, i) }
-        }
-        guard let best else { break }
-        parts[best.index] += parts[best.index + 1]
-        parts.remove(at: best.index + 1)
-    }
-    return parts.map { ranks[$0]! }
-}
-
 let ranks = tokenizers[0].ranks
 
 @_cdecl("LLVMFuzzerTestOneInput")
@@ -64,11 +49,11 @@ public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
         var expected: [Int] = []
         var end = 0
         for r in pieces {
-            if r.lowerBound > end { expected += referenceEncode(Array(bytes[end..<r.lowerBound]), ranks: ranks) }
-            expected += referenceEncode(Array(bytes[r]), ranks: ranks)
+            if r.lowerBound > end { expected += BytePairEncoding.referenceEncode(Array(bytes[end..<r.lowerBound]), ranks: ranks) }
+            expected += BytePairEncoding.referenceEncode(Array(bytes[r]), ranks: ranks)
             end = r.upperBound
         }
-        if end < bytes.count { expected += referenceEncode(Array(bytes[end...]), ranks: ranks) }
+        if end < bytes.count { expected += BytePairEncoding.referenceEncode(Array(bytes[end...]), ranks: ranks) }
         precondition(ids == expected, "\(tokenizer.pattern): the BPE encoder and the reference disagree")
     }
     return 0

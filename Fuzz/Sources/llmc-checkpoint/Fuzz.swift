@@ -38,28 +38,10 @@ public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
             // Header slots 8...255 are unused (llm.c writes zeros and reads nothing there).
             var expected = bytes
             for i in 32..<1024 { expected[i] = 0 }
-            precondition(Checkpoint.readBytes(again) == expected, "a checkpoint read and written again changed")
+            precondition(fileBytes(again) == expected, "a checkpoint read and written again changed")
         } catch {
             fatalError("cannot write back a checkpoint that was read: \(error)")
         }
     }
     return 0
 }
-
-extension Checkpoint {
-    static func readBytes(_ path: String) -> [UInt8] {
-        guard let f = fopen(path, "rb") else { return [] }
-        defer { fclose(f) }
-        var out: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, f) }
-            out += chunk[0..<n]
-            if n < chunk.count { return out }
-        }
-    }
-}
-
-#if canImport(Glibc)
-import Glibc
-#endif

@@ -61,15 +61,7 @@ let renderers: [ChatRenderer] = {
 func expectedText(_ turns: [SFTTurn], _ t: ChatTemplate) -> [UInt8] {
     var text = t.begin
     for turn in turns {
-        let form: String
-        switch turn.role {
-        case .system: form = t.system
-        case .user: form = t.user
-        case .assistant: form = t.assistant
-        case .prompt: form = t.prompt
-        case .completion: form = t.completion
-        }
-        let (prefix, suffix) = ChatTemplate.parts(form)
+        let (prefix, suffix) = t.parts(for: turn.role)
         text += prefix + turn.content + suffix
     }
     return Array(text.utf8)
