@@ -3,7 +3,7 @@
 //
 // Modules (dependencies point one way; see ../shared/docs/STYLE.md):
 //   prep ─► DataPrep ─► ArchiveIO ─► CArchive, CZlib, CZstd, CIsal (libarchive, zlib, zstd, ISA-L)
-//              ├──────► ShardFormat ─► Tokenization
+//              ├──────► ShardFormat ─► Tokenization, CPrctl (Linux's parent-death signal)
 //   tune ─► FineTuning ─► GPTModel ─► Kernels (OpenBLAS, loaded at run time)
 //              ├──────► MessagePassing ─► CMPI (Open MPI: data-parallel training over processes)
 //              └──────► ShardFormat ─► Tokenization
@@ -49,9 +49,14 @@ let package = Package(
         // Byte-level BPE: pre-tokenizers, encoder, trainer, tokenizer files (pure Swift).
         .target(name: "Tokenization"),
 
-        // The files prep writes and tune reads: llm.c token shards and Kiln's index beside them.
+        // prctl, owned by ShardFormat alone: a stage that `prep run` starts dies with it.
+        .systemLibrary(name: "CPrctl"),
+
+        // The files prep writes and tune reads: llm.c token shards and Kiln's index beside them,
+        // and the other contracts between the tools (configuration files, chat templates, the
+        // environment `prep run` gives its stages).
         .target(name: "ShardFormat", dependencies: [
-            "Tokenization",
+            "Tokenization", "CPrctl",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Yams", package: "Yams"),
         ]),
