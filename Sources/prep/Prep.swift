@@ -1,6 +1,7 @@
 import ArgumentParser
 import DataPrep
 import Foundation
+import ShardFormat
 
 /// Exit statuses of every `prep` command; a build farm reads them.
 enum ExitStatus: Int32 {
@@ -53,6 +54,8 @@ struct Prep: AsyncParsableCommand {
 @main
 enum PrepMain {
     static func main() async {
+        // A stage of `prep run` stops when `prep run` dies, even of SIGKILL.
+        ParentDeath.followPrepRun()
         do {
             var command = try Prep.parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {

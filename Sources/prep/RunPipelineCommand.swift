@@ -1,6 +1,7 @@
 import ArgumentParser
 import DataPrep
 import Foundation
+import ShardFormat
 import Synchronization
 
 struct RunPipelineCommand: AsyncParsableCommand {
@@ -23,7 +24,9 @@ struct RunPipelineCommand: AsyncParsableCommand {
             rerun alone by running the pipeline again. A signal to `prep run` (SIGTERM,
             SIGINT, SIGHUP, SIGUSR1) is passed on to the running stage, and `prep run`
             then exits with the stage's status (75 from a `tune run` that saved a
-            checkpoint).
+            checkpoint). On Linux a stage also gets SIGTERM when `prep run` dies of a
+            signal it cannot pass on (SIGKILL, as the OOM killer sends), so no stage
+            runs on beside the rerun; except a stage with `ranks`, which mpirun starts.
 
             Stages of `tune eval` and `tune generate` print JSON; their `out` is the file
             that receives it. At the end a run summary (each stage's status, time and
@@ -103,7 +106,8 @@ struct RunPipelineCommand: AsyncParsableCommand {
         for c in Self.commands {
             let words = c.split(separator: " ").map(String.init)
             let sub = defaultSubcommand[c].map { [$0] } ?? []
-            let r = try runProcess(binary(words[0]), Array(words.dropFirst()) + sub + ["--experimental-dump-help"], capture: true)
+            let r = try runProcess(binary(words[0]), Array(words.dropFirst()) + sub + ["--experimental-dump-help"], capture: true,
+                                   diesWithParent: true)
             guard r.status == 0 else { throw ValidationError("cannot list the options of \(c) (is \(words[0]) built?)") }
             commands[c] = try CommandCatalog.command(fromDumpHelp: r.stdout)
         }
@@ -209,7 +213,7 @@ struct RunPipelineCommand: AsyncParsableCommand {
                 r = try runProcess("mpirun", Array(s.launcher.dropFirst()) + root + [Self.binary(words[0])] + args,
                                    capture: !hasOut, passOutput: !quiet && !json)
             } else {
-                r = try runProcess(Self.binary(words[0]), args, capture: !hasOut, passOutput: !quiet && !json)
+                r = try runProcess(Self.binary(words[0]), args, capture: !hasOut, passOutput: !quiet && !json, diesWithParent: true)
             }
             if !hasOut, let out = s.out, r.status == 0 || r.status == 3 {
                 try FileManager.default.createDirectory(atPath: (out as NSString).deletingLastPathComponent,
@@ -344,7 +348,14 @@ struct ProcessResult { var status: Int32; var stdout: Data }
 /// the stage running, writing into its output folder while the rerun wrote there too. As with
 /// `Process`, the child starts with no signal blocked and keeps the signals this process ignores
 /// (`nohup`), and a child killed by a signal gives the signal's number as its status.
-func runProcess(_ program: String, _ args: [String], capture: Bool, passOutput: Bool = false) throws -> ProcessResult {
+///
+/// With `diesWithParent` (a `prep` or `tune` command: only they read it), the child gets this
+/// process's pid in `ParentDeath.variable` and, on Linux, SIGTERM when this process dies, even of
+/// SIGKILL. Not for mpirun (it passes its environment on to the ranks, whose parent it is, so
+/// they would stop at once) nor for a shell that submits batch jobs (sbatch would pass the
+/// variable on to them).
+func runProcess(_ program: String, _ args: [String], capture: Bool, passOutput: Bool = false,
+                diesWithParent: Bool = false) throws -> ProcessResult {
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
     defer { posix_spawn_file_actions_destroy(&actions) }
@@ -367,10 +378,16 @@ func runProcess(_ program: String, _ args: [String], capture: Bool, passOutput: 
     posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK))
     let argv: [UnsafeMutablePointer<CChar>?] = ([program] + args).map { strdup($0) } + [nil]
     defer { argv.forEach { free($0) } }
+    var environment = ProcessInfo.processInfo.environment
+    environment[ParentDeath.variable] = diesWithParent ? String(getpid()) : nil
+    let envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup($0.key + "=" + $0.value) } + [nil]
+    defer { envp.forEach { free($0) } }
     var pid = pid_t()
     StageSignals.install()
     // posix_spawnp looks a bare name (mpirun) up in PATH, as /usr/bin/env did.
-    let rc = posix_spawnp(&pid, program, &actions, &attr, argv, environ)
+    // This thread waits for the child, so it outlives it: Linux sends the parent-death signal
+    // when the thread that started the child ends.
+    let rc = posix_spawnp(&pid, program, &actions, &attr, argv, envp)
     guard rc == 0 else {
         throw ValidationError("\(program): cannot start it: \(String(cString: strerror(rc)))")
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ShardFormat
 
 /// Exit statuses of every `tune` command; a build farm reads them.
 enum ExitStatus: Int32 {
@@ -49,6 +50,8 @@ struct Tune: AsyncParsableCommand {
 @main
 enum TuneMain {
     static func main() async {
+        // A stage of `prep run` stops when `prep run` dies, even of SIGKILL.
+        ParentDeath.followPrepRun()
         do {
             var command = try Tune.parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {

@@ -257,6 +257,107 @@ extension PipelineKillTests {
         #expect(rerun.status == 0, "\(rerun.stderr.suffix(500))")
         #expect(Self.leftovers(workdir).isEmpty, "\(Self.leftovers(workdir))")
     }
+
+    /// SIGKILL to `prep run` alone (the OOM killer, `kill -9 PID`), which it can neither catch nor
+    /// pass on: the stage it was running must not go on as an orphan beside the rerun. The stage
+    /// is stopped (SIGSTOP) once it is at work (its output folder exists, with no manifest yet)
+    /// and resumed only after `prep run` is gone, so that however short the stage, one that runs
+    /// on to its end (as it did before) is told apart from one that stops. It must end within
+    /// 5 s without finishing (no manifest; every file under a final name is the uninterrupted
+    /// run's, the rest hidden temporary files), and the rerun must give the uninterrupted bytes.
+    @Test func aStageDoesNotOutliveAKilledPrepRun() throws {
+        let dir = Fixtures.tempDir("pipedeath")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let file = Self.pipeline(dir)
+        let reference = try Fixtures.prep(["run", file, "--set", "workdir=" + dir + "/ref", "--quiet"])
+        try #require(reference.status == 0, "\(reference.stderr.suffix(500))")
+        let workdir = dir + "/w"
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Fixtures.binDir + "/prep")
+        p.arguments = ["run", file, "--set", "workdir=" + workdir, "--quiet"]
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        // A stage at work: a child of prep run with an --out folder that exists and holds no
+        // manifest yet (children listing a command's options have no --out).
+        var stage: (pid: pid_t, out: String)?
+        let end = Date().addingTimeInterval(60)
+        while stage == nil, p.isRunning, Date() < end {
+            for child in KillHarness.children(of: p.processIdentifier) {
+                let args = KillHarness.arguments(child)
+                guard let i = args.firstIndex(of: "--out"), i + 1 < args.count,
+                      FileManager.default.fileExists(atPath: args[i + 1]) else { continue }
+                kill(child, SIGSTOP)
+                let names = (try? FileManager.default.contentsOfDirectory(atPath: args[i + 1])) ?? []
+                if names.contains(where: { $0.hasPrefix("manifest") }) {
+                    kill(child, SIGCONT)  // it had finished: wait for the next stage
+                    continue
+                }
+                stage = (child, args[i + 1])
+                break
+            }
+            if stage == nil { usleep(2000) }
+        }
+        guard let stopped = stage else {
+            kill(p.processIdentifier, SIGKILL)
+            p.waitUntilExit()
+            Issue.record("no stage was caught at work")
+            return
+        }
+        let name = (stopped.out as NSString).lastPathComponent
+        let killed = Date()
+        kill(p.processIdentifier, SIGKILL)
+        // Not p.waitUntilExit() yet: Foundation learns that a child ended when a socket it gives
+        // the child closes, and the stage holds that socket too (inherited through prep run).
+        #expect(KillHarness.waitForEnd(of: p.processIdentifier, timeout: 5), "prep run survived SIGKILL")
+        kill(stopped.pid, SIGCONT)
+        let ended = KillHarness.waitForEnd(of: stopped.pid, timeout: 5)
+        let seconds = Date().timeIntervalSince(killed)
+        #expect(ended, "stage \(name) (pid \(stopped.pid)) still running 5 s after prep run was killed")
+        if !ended {
+            kill(stopped.pid, SIGKILL)
+            _ = KillHarness.waitForEnd(of: stopped.pid, timeout: 5)
+        }
+        p.waitUntilExit()
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: stopped.out)) ?? []
+        #expect(!names.contains { $0.hasPrefix("manifest") }, "stage \(name) ran to its end after prep run was killed")
+        let uninterrupted = outputFiles(dir + "/ref/" + name)
+        for (f, bytes) in outputFiles(stopped.out) where uninterrupted[f] != bytes {
+            Issue.record("\(name)/\(f): under a final name, but not the uninterrupted run's bytes")
+        }
+        let left = KillHarness.processes(mentioning: workdir + "/")
+        #expect(left.isEmpty, "still running after prep run was killed: \(left)")
+        for s in left { kill(s.pid, SIGKILL) }
+        print(String(format: "prep run killed with SIGKILL while stage %@ ran; the stage ended %.3f s after the kill and left %@",
+                     name, seconds, names.sorted().description))
+        let rerun = try Fixtures.run(Fixtures.binDir + "/prep", ["run", file, "--set", "workdir=" + workdir, "--quiet"])
+        #expect(rerun.status == 0, "\(rerun.stderr.suffix(500))")
+        let got = Self.outputs(workdir), expected = Self.outputs(dir + "/ref")
+        #expect(!expected.isEmpty)
+        #expect(got == expected, "differs from the uninterrupted run in \(Set(got.keys).union(expected.keys).filter { got[$0] != expected[$0] }.sorted())")
+        #expect(Self.leftovers(workdir).isEmpty, "\(Self.leftovers(workdir))")
+    }
+
+    /// A stage whose `prep run` died between starting it and its first line (before it could ask
+    /// for the parent-death signal) stops at once, as the signal would have stopped it; one whose
+    /// `prep run` lives runs. Both tools, since `prep run` starts both.
+    @Test(arguments: ["prep", "tune"])
+    func aStageWhosePrepRunIsGoneStopsAtOnce(tool: String) throws {
+        // The variable names a process that is not the tool's parent (this test process is).
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Fixtures.binDir + "/" + tool)
+        p.arguments = ["--version"]
+        p.environment = ProcessInfo.processInfo.environment.merging(["KILN_PREP_RUN_PID": "\(getppid())"]) { $1 }
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        p.waitUntilExit()
+        #expect(p.terminationReason == .uncaughtSignal && p.terminationStatus == SIGTERM,
+                "\(tool): \(p.terminationReason == .exit ? "exit" : "signal") \(p.terminationStatus)")
+        // Its parent (the shell) is the process the variable names: it runs.
+        let r = try Fixtures.run("/bin/sh", ["-c", "KILN_PREP_RUN_PID=$$ \"$0\" --version; exit $?", Fixtures.binDir + "/" + tool])
+        #expect(r.status == 0 && r.stdout.contains("kiln"), "\(tool): exit \(r.status): \(r.stdout) \(r.stderr)")
+    }
 }
 
 /// The JSON Schemas in schemas/ against the files they describe: every pipeline, every sample

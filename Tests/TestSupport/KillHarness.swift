@@ -162,6 +162,40 @@ public enum KillHarness {
         return report
     }
 
+    /// The processes whose parent is `pid` (the parent field of /proc/PID/stat).
+    public static func children(of pid: pid_t) -> [pid_t] {
+        let pids = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { pid_t($0) }
+        return pids.filter { status($0)?.parent == pid }
+    }
+
+    /// A process's state letter (`R`, `S`, `T` stopped, `Z` ended but not yet reaped…) and
+    /// parent, from /proc/PID/stat; nil once it is gone.
+    public static func status(_ pid: pid_t) -> (state: Character, parent: pid_t)? {
+        let text = String(decoding: Fixtures.read("/proc/\(pid)/stat"), as: UTF8.self)
+        // "PID (NAME) STATE PPID …": the name may hold spaces and parentheses.
+        guard let close = text.lastIndex(of: ")") else { return nil }
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        guard fields.count >= 2, let state = fields[0].first, let parent = pid_t(fields[1]) else { return nil }
+        return (state, parent)
+    }
+
+    /// A process's command line, one argument each.
+    public static func arguments(_ pid: pid_t) -> [String] {
+        Fixtures.read("/proc/\(pid)/cmdline").split(separator: 0, omittingEmptySubsequences: false).dropLast()
+            .map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// Polls until `pid` has ended (gone, or a zombie that its new parent has not reaped yet: in
+    /// a container, process 1 may never reap it); false if it still runs after `timeout` seconds.
+    public static func waitForEnd(of pid: pid_t, timeout: Double) -> Bool {
+        let end = Date().addingTimeInterval(timeout)
+        while let s = status(pid), s.state != "Z" {
+            if Date() >= end { return false }
+            usleep(10_000)
+        }
+        return true
+    }
+
     /// Processes (other than this one) whose command line contains `text`, from /proc.
     public static func processes(mentioning text: String) -> [(pid: pid_t, command: String)] {
         let pids = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { pid_t($0) }
