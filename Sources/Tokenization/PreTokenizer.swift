@@ -61,6 +61,15 @@ public struct PreTokenizer: Sendable {
         self.pattern = pattern
     }
 
+    /// Builds the Unicode class tables every split reads (the Basic Multilingual Plane and plane 1,
+    /// from the standard library's Unicode properties; several milliseconds), if not built yet. A
+    /// loader with a core to spare calls it on another thread while the vocabulary loads; otherwise
+    /// the first split builds them.
+    public static func prepareTables() {
+        _ = CharacterTable.shared
+        _ = CharacterTable.plane1
+    }
+
     /// Splits UTF-8 text into pre-token byte ranges, exactly as tiktoken's regex does. The ranges
     /// are offsets into `text`, contiguous, non-empty and cover the whole input; they are appended
     /// to `ranges` (which is not cleared first, so a caller can reuse one array with

@@ -2,6 +2,8 @@
 // into ids, and special tokens (`<|endoftext|>` and the caller's own) are recognised only where the
 // caller allows them, as in tiktoken (FORMATS.md §3.7).
 
+import Synchronization
+
 /// What can be wrong with a vocabulary, or with ids given to `decode`.
 public enum TokenizerError: Error, Equatable, CustomStringConvertible {
     case missingByte(UInt8)
@@ -35,8 +37,12 @@ public struct Tokenizer: Sendable {
     /// One past the largest id (tiktoken's `n_vocab`); ids below it may have holes.
     public let vocabularySize: Int
     /// A stable hex digest (SHA-256) of the pattern, the ranks (and so the merges) and the special
-    /// tokens: two tokenizers with the same fingerprint give the same ids.
-    public let fingerprint: String
+    /// tokens: two tokenizers with the same fingerprint give the same ids. Computed on first use
+    /// (about a tenth of loading a 32k vocabulary), once, by whichever thread asks first.
+    public var fingerprint: String {
+        fingerprintOnce.value { Self.fingerprint(bpe: bpe, specialTokens: specialTokens, pattern: pattern) }
+    }
+    private let fingerprintOnce = Once<String>()
 
     let bpe: BytePairEncoding
     let preTokenizer: PreTokenizer
@@ -68,7 +74,6 @@ public struct Tokenizer: Sendable {
         self.specialTokens = specialTokens
         self.specialBytes = specialBytes
         self.vocabularySize = max(bpe.rankCount, (specialTokens.values.max() ?? -1) + 1)
-        self.fingerprint = Self.fingerprint(bpe: bpe, specialTokens: specialTokens, pattern: pattern)
     }
 
     /// A tokenizer from mergeable tokens in rank order (the token at index i has rank i).
@@ -216,6 +221,20 @@ public struct Tokenizer: Sendable {
         guard value >= 10 else { out.append(UInt8(ascii: "0") + UInt8(value)); return }
         appendDecimal(value / 10, to: &out)
         out.append(UInt8(ascii: "0") + UInt8(value % 10))
+    }
+}
+
+/// A value made at most once, on first use, by whichever thread asks first; the others wait.
+final class Once<Value: Sendable>: Sendable {
+    private let stored = Mutex<Value?>(nil)
+
+    func value(_ make: () -> Value) -> Value {
+        stored.withLock { v in
+            if let v { return v }
+            let made = make()
+            v = made
+            return made
+        }
     }
 }
 

@@ -190,14 +190,16 @@ struct TokenizeCommand: AsyncParsableCommand {
                 o.template = try ChatTemplate.fromYAML(String(contentsOfFile: template, encoding: .utf8))
             } catch { throw ValidationError("\(template): \(error)") }
         }
+        let layout = run.layout()
         let tok: Tokenizer
-        do { tok = try TokenizerFiles.load(directory: tokenizer) } catch { throw ValidationError("\(tokenizer): \(error)") }
+        do { tok = try Tokenize.loadTokenizer(directory: tokenizer, threads: layout.threads) } catch {
+            throw ValidationError("\(tokenizer): \(error)")
+        }
         if o.format != .documents, let eot = tok.specialTokens[o.endOfText] {
             do { _ = try ChatRenderer(template: o.template, tokenizer: tok, endOfText: eot) } catch {
                 throw ValidationError("\(template ?? "the default template"): \(error)")
             }
         }
-        let layout = run.layout()
         let all: [IngestInput]
         do { all = try Shards.inputs(inputs) } catch { throw ValidationError("\(error)") }
         let mine = Dedup.split(all, taskIndex: layout.taskIndex, taskCount: layout.taskCount).inputs

@@ -159,6 +159,17 @@ public enum Tokenize {
         return Double(v) / 18_446_744_073_709_551_616.0 < fraction
     }
 
+    /// Loads the tokenizer in `directory` for a run on `threads` threads. With a core to spare, the
+    /// pre-tokenizer's Unicode tables are built beside the vocabulary, and the fingerprint (which
+    /// only the manifest needs) beside the first batches, instead of one after the other.
+    public static func loadTokenizer(directory: String, threads: Int) throws(TokenizerFileError) -> Tokenizer {
+        guard threads > 1 else { return try TokenizerFiles.load(directory: directory) }
+        Thread { PreTokenizer.prepareTables() }.start()
+        let tokenizer = try TokenizerFiles.load(directory: directory)
+        Thread { _ = tokenizer.fingerprint }.start()
+        return tokenizer
+    }
+
     /// Tokenizes the shards `inputs` (this task's share) into `outDir`: documents, or
     /// supervised examples with their loss masks when `options.format` is an SFT format.
     /// A rerun whose manifest is complete, with the same inputs, tokenizer and options, does
