@@ -66,7 +66,7 @@ public enum PipelineReport {
             if let removed = m.removedDirectory {
                 var sizes: [String: Int] = [:]
                 for f in (try? Shards.list([removed])) ?? [] {
-                    try? Shards.forEachDocument(in: f, onInvalidLine: { _ in }) { d, _ in
+                    _ = try? Shards.forEachDocument(in: f, onInvalidLine: { _ in }) { d, _ in
                         if case let .string(of)? = d.metadata.first(where: { $0.key == "duplicate_of" })?.value { sizes[of, default: 1] += 1 }
                     }
                 }
@@ -130,7 +130,7 @@ public enum PipelineReport {
     static func lengths(_ dir: String) -> [Double] {
         var out: [Double] = []
         for f in (try? Shards.list([dir])) ?? [] where out.count < 100_000 {
-            try? Shards.forEachDocument(in: f, onInvalidLine: { _ in }) { d, _ in out.append(Double(d.text.count)) }
+            _ = try? Shards.forEachDocument(in: f, onInvalidLine: { _ in }) { d, _ in out.append(Double(d.text.count)) }
         }
         return out
     }

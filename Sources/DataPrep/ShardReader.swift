@@ -32,15 +32,46 @@ public enum Shards {
     /// it would give fewer documents without an error (a line cut at the new end may be dropped
     /// as invalid). Once open, a file cut short is caught by `FileSource` at its end.
     public static func lines(of path: String, expectedSize: Int64? = nil) throws -> BufferedReader {
+        try decoded(try open(path, expectedSize: expectedSize))
+    }
+
+    private static func open(_ path: String, expectedSize: Int64?) throws -> FileSource {
         let source = try FileSource(path: path)
         if let expectedSize, let size = source.sizeWhenOpened, size != expectedSize {
             throw ChangedError(path: path, listed: expectedSize, opened: size)
         }
+        return source
+    }
+
+    private static func decoded(_ source: FileSource) throws -> BufferedReader {
         let file = BufferedReader(source)
         let magic = try file.peek(4)
         if magic.starts(with: [0x28, 0xB5, 0x2F, 0xFD]) { return BufferedReader(try ZstdDecoder(file)) }
         if magic.starts(with: [0x1F, 0x8B]) { return BufferedReader(try GzipDecoder(file)) }
         return file
+    }
+
+    /// A shard read once: its lines (as `lines(of:expectedSize:)`), and the SHA-256 of the file's
+    /// bytes taken as they are read, for the manifest, instead of reading the file a second time.
+    public final class HashedLines {
+        public let lines: BufferedReader
+        private let file: FileSource
+        private let hash = HashBox()
+
+        public init(path: String, expectedSize: Int64? = nil) throws {
+            file = try Shards.open(path, expectedSize: expectedSize)
+            file.observer = { [hash] in hash.update($0) }
+            lines = try Shards.decoded(file)
+        }
+
+        /// Reads what the lines left of the file (bytes after a compressed stream's end) and
+        /// returns the whole file's SHA-256 in hex.
+        public func digest() throws -> String {
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 16)
+            defer { buffer.deallocate() }
+            while try file.read(into: buffer) > 0 {}
+            return hash.hex()
+        }
     }
 
     /// A shard whose size when opened differs from the size listed at the start of the stage.
@@ -76,9 +107,11 @@ public enum Shards {
     /// A line that is not a document record goes to `onInvalidLine` (naming the file and the
     /// line), and reading goes on; without a handler it throws. A failure to read the file is a
     /// `ReadError`; `expectedSize` is as for `lines(of:expectedSize:)`.
+    /// Returns the SHA-256 (hex) of the file, taken in the same pass.
+    @discardableResult
     public static func forEachDocument(in path: String, expectedSize: Int64? = nil,
                                        onInvalidLine: ((RecordError) throws -> Void)? = nil,
-                                       _ body: (Document, Int) throws -> Void) throws {
+                                       _ body: (Document, Int) throws -> Void) throws -> String {
         try forEachLine(in: path, expectedSize: expectedSize) { bytes, n in
             let doc: Document
             do { doc = try Document.parse(bytes) } catch {
@@ -93,19 +126,21 @@ public enum Shards {
 
     /// Calls `body` with each non-empty line of the shard at `path`, unparsed, and its number
     /// (from 1): for a stage that parses the records on other threads. Errors as for
-    /// `forEachDocument`.
+    /// `forEachDocument`, and so is what it returns.
+    @discardableResult
     public static func forEachLine(in path: String, expectedSize: Int64? = nil,
-                                   _ body: ([UInt8], Int) throws -> Void) throws {
+                                   _ body: ([UInt8], Int) throws -> Void) throws -> String {
         func reading<T>(_ read: () throws -> T) throws -> T {
             do { return try read() } catch { throw ReadError(path: path, underlying: error) }
         }
-        let reader = try reading { try lines(of: path, expectedSize: expectedSize) }
+        let file = try reading { try HashedLines(path: path, expectedSize: expectedSize) }
         var n = 0
-        while let line = try reading({ try reader.readLine(maxLength: Int.max) }) {
+        while let line = try reading({ try file.lines.readLine(maxLength: Int.max) }) {
             n += 1
             guard case let .line(bytes) = line, !bytes.isEmpty else { continue }
             try body(bytes, n)
         }
+        return try reading { try file.digest() }
     }
 
     /// The shard files under `paths` as stage inputs (with size and modification time, for the

@@ -186,8 +186,8 @@ public enum Clean {
                 var stats = CleanStats()
                 let input = inputs[k]
                 defer { progress.finish(k, size: input.size) }
-                try Shards.forEachDocument(in: input.path, expectedSize: input.size,
-                                           onInvalidLine: { _ in stats.invalidRecords += 1 }) { doc, _ in
+                let digest = try Shards.forEachDocument(in: input.path, expectedSize: input.size,
+                                                        onInvalidLine: { _ in stats.invalidRecords += 1 }) { doc, _ in
                     stats.documentsIn += 1
                     stats.bytesIn += Int64(doc.text.utf8.count)
                     switch cleaner.clean(doc, stats: &stats) {
@@ -206,7 +206,7 @@ public enum Clean {
                         }
                     }
                 }
-                return (stats, try sha256(ofFile: input.path))
+                return (stats, digest)
             }
         } catch let e as IngestError {
             throw e

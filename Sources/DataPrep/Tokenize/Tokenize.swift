@@ -223,34 +223,34 @@ public enum Tokenize {
             splits[val ? "val" : "train", default: .init()].tokens += tokens.count
             progress.addDocument()
         }
-        /// A batch of one input's documents or examples; the input's last batch also hashes it.
-        struct Batch<Record> { var input: Int; var records: [Record]; var last: Bool }
-        struct Encoded<Outcome> { var input: Int; var outcomes: [Outcome]; var last: Bool; var digest: String }
-        func run<Record, Outcome>(read: (Int, (Record, Int) throws -> Void) throws -> Void,
+        /// A batch of one input's documents or examples; the input's last batch carries its SHA-256,
+        /// taken as it was read.
+        struct Batch<Record> { var input: Int; var records: [Record]; var digest: String? }
+        struct Encoded<Outcome> { var input: Int; var outcomes: [Outcome]; var digest: String? }
+        func run<Record, Outcome>(read: (Int, (Record, Int) throws -> Void) throws -> String,
                                   encode: @escaping (Record) -> Outcome,
                                   consume: @escaping (Int, Outcome) throws -> Void) throws {
             try OrderedPipeline.run(threads: layout.threads, window: 4 * layout.threads, produce: { submit in
                 for k in inputs.indices {
                     var batch: [Record] = []
                     var bytes = 0
-                    try read(k) { record, size in
+                    let digest = try read(k) { record, size in
                         batch.append(record)
                         bytes += size
                         if bytes >= Tokenize.batchBytes {
-                            try submit(Batch(input: k, records: batch, last: false))
+                            try submit(Batch(input: k, records: batch, digest: nil))
                             batch = []
                             bytes = 0
                         }
                     }
-                    try submit(Batch(input: k, records: batch, last: true))
+                    try submit(Batch(input: k, records: batch, digest: digest))
                 }
             }, transform: { (b: Batch<Record>) in
-                Encoded(input: b.input, outcomes: b.records.map(encode), last: b.last,
-                        digest: b.last ? try sha256(ofFile: inputs[b.input].path) : "")
+                Encoded(input: b.input, outcomes: b.records.map(encode), digest: b.digest)
             }, consume: { (e: Encoded<Outcome>) in
                 for o in e.outcomes { try consume(e.input, o) }
-                if e.last {
-                    digests[e.input] = e.digest
+                if let digest = e.digest {
+                    digests[e.input] = digest
                     progress.finish(e.input, size: inputs[e.input].size)
                 }
             })
@@ -351,15 +351,18 @@ public enum Tokenize {
     /// Calls `body` with each record of an SFT file, its line (JSONL) or record number (a JSON
     /// array, as Alpaca-style files often are), and a key for the validation split (its `id`
     /// field, else its text). A record that is not JSON comes as a failure, and reading goes on.
+    /// Returns the file's SHA-256 (hex), taken in the same pass.
+    @discardableResult
     static func forEachRecord(in path: String, expectedSize: Int64? = nil,
-                              _ body: (Result<JSONValue, SFTError>, Int, String) throws -> Void) throws {
+                              _ body: (Result<JSONValue, SFTError>, Int, String) throws -> Void) throws -> String {
         func key(_ r: JSONValue) -> String {
             if let id = r["id"]?.stringValue { return id }
             var w = JSONWriter()
             w.write(r)
             return String(decoding: w.bytes, as: UTF8.self)
         }
-        let reader = try Shards.lines(of: path, expectedSize: expectedSize)
+        let file = try Shards.HashedLines(path: path, expectedSize: expectedSize)
+        let reader = file.lines
         let head = try reader.peek(4096)
         if head.first(where: { $0 != 0x20 && $0 != 0x0A && $0 != 0x0D && $0 != 0x09 && $0 != 0xEF && $0 != 0xBB && $0 != 0xBF }) == UInt8(ascii: "[") {
             var bytes: [UInt8] = []
@@ -372,13 +375,13 @@ public enum Tokenize {
             let array: JSONValue
             do { array = try JSONParser.parse(bytes) } catch {
                 try body(.failure(SFTError(reason: .invalidJSON, message: "not a JSON array of examples: \(error)")), 1, "")
-                return
+                return try file.digest()
             }
-            guard case let .array(records) = array else { return }
+            guard case let .array(records) = array else { return try file.digest() }
             for (i, r) in records.enumerated() {
                 try body(.success(r), i + 1, key(r))
             }
-            return
+            return try file.digest()
         }
         var n = 0
         while let line = try reader.readLine(maxLength: Int.max) {
@@ -391,6 +394,7 @@ public enum Tokenize {
                 try body(.failure(SFTError(reason: .invalidJSON, message: "\(e)")), n, "")
             }
         }
+        return try file.digest()
     }
 }
 

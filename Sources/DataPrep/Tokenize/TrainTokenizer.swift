@@ -71,9 +71,10 @@ public enum TrainTokenizer {
             var bytes: Int64 = 0
             var ranges: [Range<Int>] = []
             var errors = 0
+            let digest: String
             do {
-                try Shards.forEachDocument(in: inputs[k].path, expectedSize: inputs[k].size,
-                                           onInvalidLine: { _ in errors += 1 }) { doc, _ in
+                digest = try Shards.forEachDocument(in: inputs[k].path, expectedSize: inputs[k].size,
+                                                    onInvalidLine: { _ in errors += 1 }) { doc, _ in
                     docs += 1
                     var text = doc.text
                     bytes += Int64(text.utf8.count)
@@ -100,7 +101,7 @@ public enum TrainTokenizer {
                 }
             }
             progress.finish(k, size: inputs[k].size)
-            return (try sha256(ofFile: inputs[k].path), docs, errors)
+            return (digest, docs, errors)
         }
         let merges = BPETrainer.train(counts: table, options: options.trainer)
         let vocabulary = BPETrainer.tokens(merges: merges)
