@@ -30,6 +30,10 @@ public final class AtomicFileWriter: ByteSink {
     public private(set) var bytesWritten: Int64 = 0
     /// Called with every chunk that reaches the file (to hash the output as it is written).
     public var observer: ((UnsafeRawBufferPointer) -> Void)?
+    /// Bytes up to here have been handed to the kernel's writeback (see `startWriteback`).
+    private var writebackStarted: Int64 = 0
+    /// Writeback is started every this many bytes written.
+    static let writebackBytes: Int64 = 8 << 20
 
     public init(path: String, bufferSize: Int = 1 << 20) throws {
         self.path = path
@@ -74,7 +78,30 @@ public final class AtomicFileWriter: ByteSink {
         }
         bytesWritten += Int64(used)
         used = 0
+        if bytesWritten - writebackStarted >= Self.writebackBytes { startWriteback() }
     }
+
+    /// Asks the kernel to start writing what was written since the last call to disk, without
+    /// waiting for it: the fsync in `commit` then waits for the last few megabytes only, instead
+    /// of everything the page cache held back (seconds for a large output), and dirty pages do not
+    /// pile up while a long stage writes. Linux's sync_file_range; elsewhere nothing.
+    private func startWriteback() {
+        #if os(Linux)
+        if let start = Self.syncFileRange {
+            _ = start(fd, writebackStarted, bytesWritten - writebackStarted, 2) // SYNC_FILE_RANGE_WRITE
+        }
+        #endif
+        writebackStarted = bytesWritten
+    }
+
+    #if os(Linux)
+    /// glibc's sync_file_range, which Swift's Glibc module leaves out (it is declared only with
+    /// _GNU_SOURCE): looked up once. Not variadic, so calling it through this type is its ABI.
+    private static let syncFileRange: (@convention(c) (Int32, Int64, Int64, UInt32) -> Int32)? = {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "sync_file_range") else { return nil }
+        return unsafeBitCast(symbol, to: (@convention(c) (Int32, Int64, Int64, UInt32) -> Int32).self)
+    }()
+    #endif
 
     /// Overwrites `bytes` at `offset` of what was written so far (a header whose counts are known
     /// only at the end).
