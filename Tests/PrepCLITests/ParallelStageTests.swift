@@ -30,6 +30,18 @@ import TestSupport
         try stage("tok", ["train-tokenizer", dir + "/dedup-1", "--vocab-size", "512", "--quiet"])
         try stage("tokens", ["tokenize", dir + "/dedup-1", "--tokenizer", dir + "/tok-1", "--shard-tokens", "50000",
                              "--val-fraction", "0.1", "--quiet"])
+        // Each stage hashes its inputs as it reads them (no second read): the manifests' digests
+        // must be the files' own.
+        for name in ["clean-3", "dedup-3", "tok-3", "tokens-3"] {
+            let data = try Data(contentsOf: URL(fileURLWithPath: "\(dir)/\(name)/manifest.json"))
+            let inputs = try #require((try JSONSerialization.jsonObject(with: data) as? [String: Any])?["inputs"] as? [[String: Any]])
+            #expect(!inputs.isEmpty)
+            for input in inputs {
+                let path = try #require(input["path"] as? String)
+                let sum = String(try Fixtures.run("sha256sum", [path]).stdout.prefix(64))
+                #expect(input["sha256"] as? String == sum, "\(name): \(path)")
+            }
+        }
         let base = dir + "/base.bin"
         #expect(try Fixtures.tune(["init", "--layers", "2", "--channels", "32", "--heads", "2", "--max-seq", "64",
                                    "--tokenizer", dir + "/tok-1", "--out", base]).status == 0)

@@ -163,6 +163,8 @@ public enum Dedup {
         public var removed: [String: Int]
         public var outputs: [OutputRecord]
         public var removedOutputs: [OutputRecord]
+        /// SHA-256 (hex) of each of the task's input shards, taken as they were read.
+        public var inputSHA256: [String]
     }
 
     /// Step 3 for one task: its shards without the removed documents, into `outDir`; the removed
@@ -219,7 +221,8 @@ public enum Dedup {
             var doc = start
             // The second read of the shard: its size is checked again, so a shard cut short
             // since the signatures were computed is an error, not fewer documents.
-            try Shards.forEachDocument(in: mine[k].path, expectedSize: mine[k].size, onInvalidLine: { _ in }) { d, _ in
+            let digest = try Shards.forEachDocument(in: mine[k].path, expectedSize: mine[k].size,
+                                                    onInvalidLine: { _ in }) { d, _ in
                 defer { doc += 1 }
                 if next < pending.count && pending[next].doc == doc {
                     let r = pending[next]
@@ -239,12 +242,13 @@ public enum Dedup {
                 progress.addDocument()
             }
             progress.finish(k, size: mine[k].size)
-            return (kept, removed)
+            return (kept, removed, digest)
         }
-        var summary = FilterSummary(kept: 0, removed: [:], outputs: [], removedOutputs: [])
-        for (k, r) in results {
+        var summary = FilterSummary(kept: 0, removed: [:], outputs: [], removedOutputs: [], inputSHA256: [])
+        for (k, r, digest) in results {
             summary.kept += k
             for (reason, n) in r { summary.removed[reason, default: 0] += n }
+            summary.inputSHA256.append(digest)
         }
         summary.outputs = try outputs[0].writer.finish()
         if outputs.count > 1 { summary.removedOutputs = try outputs[1].writer.finish() }
@@ -354,8 +358,8 @@ extension Dedup {
         var records: [InputRecord] = []
         // Read from the earlier stage's manifests when they describe the shards (cheap).
         let counts = try documentCounts(mine)
-        for (i, n) in zip(mine, counts) {
-            records.append(InputRecord(path: i.path, size: i.size, mtimeNs: i.mtimeNs, sha256: try sha256(ofFile: i.path),
+        for ((i, n), digest) in zip(zip(mine, counts), f.inputSHA256) {
+            records.append(InputRecord(path: i.path, size: i.size, mtimeNs: i.mtimeNs, sha256: digest,
                                        documents: n, errors: 0))
         }
         let bytes = mine.reduce(Int64(0)) { $0 + $1.size }
