@@ -279,14 +279,20 @@ import TestSupport
         #expect(bitsEqual(back.parameters, ck.parameters.map { BFloat16.float(BFloat16.bits($0)) }))
     }
 
+    /// The test venv's python and a checker script beside this file; nil (the test prints that
+    /// it is skipped) without a venv.
+    func checker(_ name: String, file: String = #filePath) -> (python: String, script: String)? {
+        guard let python = Fixtures.venvPython else {
+            print("skipped: no venv python (make venv, or set KILN_VENV)")
+            return nil
+        }
+        return (python, URL(fileURLWithPath: file).deletingLastPathComponent().path + "/" + name)
+    }
+
     /// Cross-check with Python's safetensors and numpy: names, shapes and dtypes as
     /// GPT2LMHeadModel expects them, and the transposes against the llm.c file of the same model.
     @Test func pythonReadsTheExport() throws {
-        guard let python = Fixtures.venvPython else {
-            print("skipped: no venv python (make venv, or set KILN_VENV)")
-            return
-        }
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().path + "/check_hf_export.py"
+        guard let (python, script) = checker("check_hf_export.py") else { return }
         let dir = Fixtures.tempDir("ckpt-py")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let ck = Checkpoint.random(config: GPTConfig(maxSeqLen: 16, vocabSize: 300, numLayers: 3, numHeads: 4, channels: 32), seed: 5)
@@ -300,11 +306,7 @@ import TestSupport
     /// transformers runs the export and gives Kiln's logits (GPT2LMHeadModel with PyTorch, else
     /// its Flax port, which reads model.safetensors through the same conventions).
     @Test func transformersGivesTheSameLogits() throws {
-        guard let python = Fixtures.venvPython else {
-            print("skipped: no venv python (make venv, or set KILN_VENV)")
-            return
-        }
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().path + "/check_hf_logits.py"
+        guard let (python, script) = checker("check_hf_logits.py") else { return }
         let dir = Fixtures.tempDir("ckpt-logits")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let config = GPTConfig(maxSeqLen: 16, vocabSize: 300, numLayers: 3, numHeads: 4, channels: 32)
@@ -333,11 +335,7 @@ import TestSupport
     /// The other way: a hub-style folder written by safetensors' own `save_file` (bare names,
     /// attention buffers, a tied lm_head, the hub's config.json) imports to the same parameters.
     @Test func importsWhatPythonWrites() throws {
-        guard let python = Fixtures.venvPython else {
-            print("skipped: no venv python (make venv, or set KILN_VENV)")
-            return
-        }
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().path + "/check_hf_export.py"
+        guard let (python, script) = checker("check_hf_export.py") else { return }
         let dir = Fixtures.tempDir("ckpt-py")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let ck = Checkpoint.random(config: GPTConfig(maxSeqLen: 16, vocabSize: 300, numLayers: 3, numHeads: 4, channels: 32), seed: 6)
