@@ -16,13 +16,15 @@ let package = Package(
     products: [
         .executable(name: "prep", targets: ["prep"]),
         .executable(name: "tune", targets: ["tune"]),
-        // The modules as libraries, for the fuzz targets in Fuzz/ (a package of its own that
-        // depends on this one by path, so that the normal build never sees a libFuzzer entry point).
+        // The modules as libraries, for the fuzz targets in Fuzz/ and the sanitizer driver in
+        // Sanitize/ (packages of their own that depend on this one by path: the normal build never
+        // sees a libFuzzer entry point, and a sanitizer build compiles only the modules it runs).
         .library(name: "ArchiveIO", targets: ["ArchiveIO"]),
         .library(name: "Tokenization", targets: ["Tokenization"]),
         .library(name: "ShardFormat", targets: ["ShardFormat"]),
         .library(name: "DataPrep", targets: ["DataPrep"]),
         .library(name: "GPTModel", targets: ["GPTModel"]),
+        .library(name: "Kernels", targets: ["Kernels"]),
         .library(name: "FineTuning", targets: ["FineTuning"]),
     ],
     dependencies: [
