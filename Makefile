@@ -1,7 +1,7 @@
 # Kiln. `make demo` and `make test` work on a fresh machine: they install what is missing.
 SWIFT ?= swift
 BIN := .build/release
-.PHONY: deps venv build build-debug test test-asan demo bench clean samples fuzz
+.PHONY: deps venv build build-debug test test-sanitize test-asan demo bench clean samples fuzz
 
 deps:
 	@scripts/deps.sh
@@ -21,11 +21,20 @@ test: deps venv
 	$(SWIFT) build --build-tests
 	# Every test is a Swift Testing test: without --disable-xctest, XCTest adds "Executed 0 tests".
 	KILN_VENV=$(CURDIR)/.venv $(SWIFT) test --skip-build --disable-xctest
+	@scripts/sanitize.sh
 
-# The parallel stages under AddressSanitizer and ThreadSanitizer, each in its own scratch path
-# so the normal build stays intact. The CLI tests run the sanitized prep and tune beside the test
-# bundle. The whole suite under both takes far longer than make test's budget on two cores, so
-# this runs the subset below (docs/RELIABILITY.md has the times); SANITIZE_TESTS=. runs everything.
+# The parallel stages and kernels under ThreadSanitizer, without the test suite: Sanitize/'s driver
+# runs each on 1 and 3 threads and compares the bytes (2 to 4 minutes from scratch on two cores,
+# under a minute after a change; the last step of make test). SANITIZERS="thread address" adds
+# AddressSanitizer (another build).
+test-sanitize: deps
+	@scripts/sanitize.sh
+
+# The parallel stages' tests under AddressSanitizer and ThreadSanitizer, each in its own scratch
+# path so the normal build stays intact. The CLI tests run the sanitized prep and tune beside the
+# test bundle. Two builds of everything, about 45 minutes from scratch on two cores: not part of
+# make test (test-sanitize is), a CI job with the time runs it (KILN_CI_SANITIZERS=1 .ci/run).
+# The subset below by default (docs/RELIABILITY.md has the times); SANITIZE_TESTS=. runs everything.
 SANITIZE_TESTS ?= KernelsTests|IngestRunTests|ParallelStageTests
 test-asan: deps venv
 	@scripts/deps.sh test
@@ -47,7 +56,7 @@ samples:
 	python3 scripts/make-task-samples.py
 
 clean:
-	rm -rf .build .build-fuzz .build-asan .build-tsan out bench/work
+	rm -rf .build .build-fuzz .build-sanitize-thread .build-sanitize-address .build-asan .build-tsan out bench/work
 
 # libFuzzer targets (Fuzz/), FUZZ_SECONDS each (default 120): see scripts/fuzz.sh.
 fuzz: deps
