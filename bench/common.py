@@ -24,6 +24,28 @@ def run(cmd, stdout=subprocess.DEVNULL, env=None):
     os.unlink(tfile)
     return wall, float(fields[1]) + float(fields[2]), int(fields[0]) / 1024
 
+def run_together(cmds, env=None):
+    """Wall seconds (from the start until the last one ends) and summed user+sys seconds of
+    processes started at once."""
+    files, procs = [], []
+    t = time.perf_counter()
+    for cmd in cmds:
+        fd, tfile = tempfile.mkstemp()
+        os.close(fd)
+        files.append(tfile)
+        procs.append(subprocess.Popen(["/usr/bin/time", "-f", "%M %U %S", "-o", tfile] + cmd,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env))
+    errs = [p.communicate()[1] for p in procs]
+    wall = time.perf_counter() - t
+    cpu = 0.0
+    for cmd, p, err, tfile in zip(cmds, procs, errs, files):
+        if p.returncode not in (0, 3):
+            sys.exit(f"{' '.join(cmd)} failed ({p.returncode}): {err.decode()[-2000:]}")
+        fields = open(tfile).read().split()[-3:]
+        os.unlink(tfile)
+        cpu += float(fields[1]) + float(fields[2])
+    return wall, cpu
+
 def cpu_model():
     try:
         for line in open("/proc/cpuinfo"):

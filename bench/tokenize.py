@@ -25,16 +25,24 @@ Kiln's token shard, and Kiln's two thread counts byte for byte; a ratio over ids
 reported. (`prep encode` on standard input is no purer measure of Kiln's encoder: it also formats
 every id as decimal text, and ran slower than `prep tokenize` on the same text.)
 
+Scaling: Kiln's fixed start (process start, loading the tokenizer, the manifest) is measured on a
+one-document input with each thread count and taken off, to give the scaling of the encoding work
+(the goal, "near-linear", read as ≥ 1.8×). Beside it, the same work split the other way: two
+`--threads 1` processes started at once, each on half of the shards, which share nothing but the
+machine (a check on what two cores give here; it came out below Kiln's two threads, each process
+loading its own tokenizer and tables).
+
 Runs alternate tool by tool within each repeat (the order reversed every other repeat); medians,
 the spread ((max - min) / median) and the load before and after are recorded. Writes
 bench/results/tokenize.json and the tokenize section of bench/RESULTS.md.
 
-  tokenize.py [--python VENV_PYTHON] [--mb MB] [--encode-mb MB] [--repeat N] [--vocab 8192,32768]
+  tokenize.py [--python VENV_PYTHON] [--mb MB] [--encode-mb MB] [--repeat N] [--encode-repeat N]
+              [--vocab 8192,32768]
               [--no-zh]"""
 import argparse, array, json, os, shutil, statistics, subprocess, sys, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import CORPORA, PREP, ROOT, WORK, machine, run, write_section
+from common import CORPORA, PREP, ROOT, WORK, machine, run, run_together, write_section
 
 SHARDS = 8
 EOT = "<|endoftext|>"
@@ -225,7 +233,9 @@ def main():
     ap.add_argument("--mb", type=int, default=50, help="MB of English text (default 50)")
     ap.add_argument("--encode-mb", type=int, default=20,
                     help="MB of the English documents (spread over all of them) that are encoded (default 20)")
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--repeat", type=int, default=3, help="runs of each training (default 3)")
+    ap.add_argument("--encode-repeat", type=int, default=5,
+                    help="runs of each encoding, which takes under a second and varies more (default 5)")
     ap.add_argument("--vocab", default="8192,32768")
     ap.add_argument("--no-zh", action="store_true", help="skip the Chinese encoding rows")
     a = ap.parse_args()
@@ -236,7 +246,7 @@ def main():
     one_thread = {**os.environ, "RAYON_NUM_THREADS": "1", "RAYON_RS_NUM_CPUS": "1", "OMP_NUM_THREADS": "1"}
     two_threads = {**os.environ, "RAYON_NUM_THREADS": "2", "RAYON_RS_NUM_CPUS": "2", "TOKENIZERS_PARALLELISM": "true"}
     result = {"date": time.strftime("%Y-%m-%d"), "machine": machine(), "load_before": [round(x, 2) for x in load],
-              "repeat": a.repeat, "train": [], "encode": []}
+              "repeat": a.repeat, "encode_repeat": a.encode_repeat, "train": [], "encode": []}
 
     # Training, English.
     en = shards(f"tokenize-en-{a.mb}", lambda: corpus("en", a.mb))
@@ -318,13 +328,20 @@ def main():
         os.makedirs(one, exist_ok=True)
         with open(os.path.join(one, "docs-00000-00000.jsonl"), "w") as f:
             f.write(json.dumps({"id": "one", "text": "One short document. 一个短文档。"}, ensure_ascii=False) + "\n")
-        starts = []
-        for r in range(a.repeat):
-            out = os.path.join(WORK, f"tokens-{lang}-start")
-            shutil.rmtree(out, ignore_errors=True)
-            starts.append(run([PREP, "tokenize", one, "--tokenizer", tokdir, "--out", out, "--threads", "1", "--quiet"])[0])
-        start = statistics.median(starts)
-        for r in range(a.repeat):
+        starts = {1: [], 2: []}
+        for r in range(a.encode_repeat):
+            for n in (1, 2):
+                out = os.path.join(WORK, f"tokens-{lang}-start")
+                shutil.rmtree(out, ignore_errors=True)
+                starts[n].append(run([PREP, "tokenize", one, "--tokenizer", tokdir, "--out", out, "--threads", str(n),
+                                      "--quiet"])[0])
+        start = {n: statistics.median(v) for n, v in starts.items()}
+        # Splitting the input instead of using threads: two one-thread processes at once, each on
+        # half of the shards (each loads the tokenizer; nothing else is shared but the machine).
+        halves = sorted(os.path.join(folder, f) for f in os.listdir(folder) if f.endswith(".jsonl"))
+        halves = [halves[0::2], halves[1::2]]
+        pair = []
+        for r in range(a.encode_repeat):
             order = tools if r % 2 == 0 else tools[::-1]
             for tool, _ in order:
                 if tool.startswith("kiln"):
@@ -345,6 +362,11 @@ def main():
                     cpu[tool].append(t["cpu_seconds"])
                     outputs[tool] = out
                 times[tool].append(w); rss[tool].append(m)
+            outs = [os.path.join(WORK, f"tokens-{lang}-half-{h}") for h in (0, 1)]
+            for out in outs:
+                shutil.rmtree(out, ignore_errors=True)
+            pair.append(run_together([[PREP, "tokenize", *halves[h], "--tokenizer", tokdir, "--out", outs[h],
+                                       "--threads", "1", "--quiet"] for h in (0, 1)])[0])
         # Agreement: Kiln's shards (both thread counts) against every peer's ids.
         k1 = kiln_ids(outputs["kiln-1"])
         k2 = kiln_ids(outputs["kiln-2"])
@@ -356,6 +378,9 @@ def main():
         kiln_same = k1 == k2
         docs = agree["tiktoken-1"][1]
         med = {t: statistics.median(v) for t, v in times.items()}
+        med_pair = statistics.median(pair)
+        scaling = round((med["kiln-1"] - start[1]) / (med["kiln-2"] - start[2]), 2)
+        two_processes = round((med["kiln-1"] - start[1]) / (med_pair - start[1]), 2)
         rows = []
         for tool, label in tools:
             mbs = mb / med[tool]
@@ -382,12 +407,17 @@ def main():
             ("Kiln 1 thread / HF 1 thread", ratio("kiln-1", "hf-1"), None),
             ("Kiln 2 threads / HF 2 threads", ratio("kiln-2", "hf-2"), None),
             ("Kiln 2 threads / Kiln 1 thread (scaling, whole process)", round(med["kiln-1"] / med["kiln-2"], 2), None),
-            (f"Kiln 2 threads / Kiln 1 thread (scaling of the encoding work: the fixed start of {start:.3f} s "
-             "taken off both)", round((med["kiln-1"] - start) / (med["kiln-2"] - start), 2), 1.8),
+            (f"Kiln 2 threads / Kiln 1 thread (scaling of the encoding work: the fixed start, {start[1]:.3f} s "
+             f"on one thread and {start[2]:.3f} s on two, taken off)", scaling, 1.8),
+            ("Two `--threads 1` processes at once, half of the shards each (splitting the input instead of "
+             f"using threads; {med_pair:.3f} s), against one on all of them (start taken off both)", two_processes, None),
+            ("Kiln's two threads against those two processes (encoding work)", round(scaling / two_processes, 2), None),
         ]
         result["encode"].append({"lang": lang, "vocab": vocab, "vocab_from": f"HF BpeTrainer on the {lang} shards",
-                                 "text_mb": round(mb, 1), "documents": docs, "kiln_start_s": round(start, 3),
-                                 "kiln_start_runs_s": [round(x, 3) for x in starts], "tokens": len(k1) - docs,
+                                 "text_mb": round(mb, 1), "documents": docs,
+                                 "kiln_start_s": {str(n): round(v, 3) for n, v in start.items()},
+                                 "kiln_start_runs_s": {str(n): [round(x, 3) for x in v] for n, v in starts.items()},
+                                 "pair_s": round(med_pair, 3), "pair_runs_s": [round(x, 3) for x in pair], "tokens": len(k1) - docs,
                                  "ids_agree": agrees, "kiln_threads_same_bytes": kiln_same, "rows": rows,
                                  "ratios": [{"what": w, "ratio": r, "goal": g,
                                              "met": None if g is None else (r is not None and r >= g)}
@@ -419,7 +449,7 @@ def main():
                   f"documents, {e['tokens']} tokens, the {e['vocab']}-token vocabulary {e['vocab_from']}. "
                   "Kiln: the whole `prep tokenize` process (JSONL in, llm.c shard and index out); peers: the encode "
                   f"call only, texts already in memory (their peak RSS holds the texts and Python's lists of ids). "
-                  f"Medians of {a.repeat}, alternated; ± is (max − min) / median; CPU is user + system seconds (all "
+                  f"Medians of {a.encode_repeat}, alternated; ± is (max − min) / median; CPU is user + system seconds (all "
                   "threads) of Kiln's whole process and of the peers' encode call. \"Near-linear on two threads\" is read as ≥ 1.8×. Agreement: documents whose ids "
                   "equal Kiln's token shard, compared document by document.", "",
                   "| what | seconds | MB/s | CPU s | peak RSS | ids equal to Kiln's |", "|---|---|---|---|---|---|"]
