@@ -224,6 +224,41 @@ import TestSupport
 }
 
 extension PipelineKillTests {
+    /// `prep run FILE` on `workdir`, quiet, started and not waited for.
+    static func startPrepRun(_ file: String, workdir: String) throws -> Process {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Fixtures.binDir + "/prep")
+        p.arguments = ["run", file, "--set", "workdir=" + workdir, "--quiet"]
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        return p
+    }
+
+    /// A stage of the running `prep run` `p` caught at work and stopped (SIGSTOP): a child of
+    /// prep run with an --out folder that exists and holds no manifest yet (children listing a
+    /// command's options have no --out). However short the stage, it is still running when the
+    /// test acts; nil if none was caught within 60 s.
+    static func stopStageAtWork(of p: Process) -> (pid: pid_t, out: String)? {
+        let end = Date().addingTimeInterval(60)
+        while p.isRunning, Date() < end {
+            for child in KillHarness.children(of: p.processIdentifier) {
+                let args = KillHarness.arguments(child)
+                guard let i = args.firstIndex(of: "--out"), i + 1 < args.count,
+                      FileManager.default.fileExists(atPath: args[i + 1]) else { continue }
+                kill(child, SIGSTOP)
+                let names = (try? FileManager.default.contentsOfDirectory(atPath: args[i + 1])) ?? []
+                if names.contains(where: { $0.hasPrefix("manifest") }) {
+                    kill(child, SIGCONT)  // it had finished: wait for the next stage
+                    continue
+                }
+                return (child, args[i + 1])
+            }
+            usleep(2000)
+        }
+        return nil
+    }
+
     /// SIGTERM to `prep run` alone (not its group), while a stage runs: the stage gets it too and
     /// stops, `prep run` exits with the stage's status, nothing of the run is left running, and
     /// the rerun finishes.
@@ -232,26 +267,25 @@ extension PipelineKillTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let file = Self.pipeline(dir)
         let workdir = dir + "/w"
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: Fixtures.binDir + "/prep")
-        p.arguments = ["run", file, "--set", "workdir=" + workdir, "--quiet"]
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        // Wait for a stage: a process other than prep run that names the work folder.
-        var stage: (pid: pid_t, command: String)?
-        for _ in 0 ..< 600 where stage == nil {
-            stage = KillHarness.processes(mentioning: workdir + "/").first { $0.pid != p.processIdentifier }
-            if stage == nil { usleep(10_000) }
+        let p = try Self.startPrepRun(file, workdir: workdir)
+        // The stage is held stopped while the signal is sent, so that it cannot end first (prep
+        // run between stages dies of the signal itself); the SIGTERM prep run passes on waits
+        // for the SIGCONT.
+        guard let running = Self.stopStageAtWork(of: p) else {
+            kill(p.processIdentifier, SIGKILL)
+            p.waitUntilExit()
+            Issue.record("no stage was caught at work")
+            return
         }
-        let running = try #require(stage, "no stage started within 6 s")
         kill(p.processIdentifier, SIGTERM)
+        usleep(200_000)
+        kill(running.pid, SIGCONT)
         p.waitUntilExit()
         #expect(p.terminationReason == .exit && p.terminationStatus != 0,
                 "prep run: \(p.terminationReason == .exit ? "exit" : "signal") \(p.terminationStatus)")
         usleep(100_000)
         let left = KillHarness.processes(mentioning: workdir + "/")
-        #expect(left.isEmpty, "still running after prep run stopped (the stage was \(running.command)): \(left)")
+        #expect(left.isEmpty, "still running after prep run stopped (the stage wrote \(running.out)): \(left)")
         for s in left { kill(s.pid, SIGKILL) }
         let rerun = try Fixtures.run(Fixtures.binDir + "/prep", ["run", file, "--set", "workdir=" + workdir, "--quiet"])
         #expect(rerun.status == 0, "\(rerun.stderr.suffix(500))")
@@ -272,33 +306,8 @@ extension PipelineKillTests {
         let reference = try Fixtures.prep(["run", file, "--set", "workdir=" + dir + "/ref", "--quiet"])
         try #require(reference.status == 0, "\(reference.stderr.suffix(500))")
         let workdir = dir + "/w"
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: Fixtures.binDir + "/prep")
-        p.arguments = ["run", file, "--set", "workdir=" + workdir, "--quiet"]
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        // A stage at work: a child of prep run with an --out folder that exists and holds no
-        // manifest yet (children listing a command's options have no --out).
-        var stage: (pid: pid_t, out: String)?
-        let end = Date().addingTimeInterval(60)
-        while stage == nil, p.isRunning, Date() < end {
-            for child in KillHarness.children(of: p.processIdentifier) {
-                let args = KillHarness.arguments(child)
-                guard let i = args.firstIndex(of: "--out"), i + 1 < args.count,
-                      FileManager.default.fileExists(atPath: args[i + 1]) else { continue }
-                kill(child, SIGSTOP)
-                let names = (try? FileManager.default.contentsOfDirectory(atPath: args[i + 1])) ?? []
-                if names.contains(where: { $0.hasPrefix("manifest") }) {
-                    kill(child, SIGCONT)  // it had finished: wait for the next stage
-                    continue
-                }
-                stage = (child, args[i + 1])
-                break
-            }
-            if stage == nil { usleep(2000) }
-        }
-        guard let stopped = stage else {
+        let p = try Self.startPrepRun(file, workdir: workdir)
+        guard let stopped = Self.stopStageAtWork(of: p) else {
             kill(p.processIdentifier, SIGKILL)
             p.waitUntilExit()
             Issue.record("no stage was caught at work")
