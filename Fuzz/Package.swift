@@ -32,7 +32,7 @@ let targets: [(name: String, modules: [String])] = [
     ("gpt2-tokenizer-bin", ["Tokenization"]),
     ("hf-config", ["GPTModel"]),
     ("sft-records", ["DataPrep", "ShardFormat", "Tokenization"]),
-    ("stage-config", ["DataPrep", "ShardFormat"]),
+    ("stage-config", ["DataPrep", "ShardFormat", "FineTuning"]),
 ]
 
 let package = Package(

@@ -1,9 +1,11 @@
-// The --config files of prep ingest, clean and dedup, and prep tokenize's --template, as the
-// commands read them: IngestOptions.fromYAML, CleanOptions.fromYAML, DedupOptions.fromYAML (then
-// MinHashOptions.validate, as prep dedup does) and ChatTemplate.fromYAML, each on the input.
+// The --config files of prep ingest, clean and dedup, prep tokenize's --template and tune run's
+// --config, as the commands read them: IngestOptions.fromYAML, CleanOptions.fromYAML,
+// DedupOptions.fromYAML (then MinHashOptions.validate, as prep dedup does), ChatTemplate.fromYAML
+// and decodeSnakeCaseYAML into TrainOptions, each on the input.
 // Every failure must be a ConfigError (DedupError from validate). Options that load must come
 // back the same when written as --print-config writes them (ConfigFile.yaml) and read again.
 import DataPrep
+import FineTuning
 import FuzzSupport
 import ShardFormat
 
@@ -40,5 +42,6 @@ public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
         }
     }
     _ = load(yaml, "ChatTemplate", ChatTemplate.fromYAML)
+    _ = load(yaml, "TrainOptions") { try decodeSnakeCaseYAML($0, into: TrainOptions()) }
     return 0
 }
