@@ -238,7 +238,7 @@ extension PipelineKillTests {
     /// A stage of the running `prep run` `p` caught at work and stopped (SIGSTOP): a child of
     /// prep run with an --out folder that exists and holds no manifest yet (children listing a
     /// command's options have no --out). However short the stage, it is still running when the
-    /// test acts; nil if none was caught within 60 s.
+    /// test acts. If none is caught within 60 s, records the failure, kills `p` and gives nil.
     static func stopStageAtWork(of p: Process) -> (pid: pid_t, out: String)? {
         let end = Date().addingTimeInterval(60)
         while p.isRunning, Date() < end {
@@ -256,6 +256,9 @@ extension PipelineKillTests {
             }
             usleep(2000)
         }
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        Issue.record("no stage was caught at work")
         return nil
     }
 
@@ -271,12 +274,7 @@ extension PipelineKillTests {
         // The stage is held stopped while the signal is sent, so that it cannot end first (prep
         // run between stages dies of the signal itself); the SIGTERM prep run passes on waits
         // for the SIGCONT.
-        guard let running = Self.stopStageAtWork(of: p) else {
-            kill(p.processIdentifier, SIGKILL)
-            p.waitUntilExit()
-            Issue.record("no stage was caught at work")
-            return
-        }
+        guard let running = Self.stopStageAtWork(of: p) else { return }
         kill(p.processIdentifier, SIGTERM)
         usleep(200_000)
         kill(running.pid, SIGCONT)
@@ -307,12 +305,7 @@ extension PipelineKillTests {
         try #require(reference.status == 0, "\(reference.stderr.suffix(500))")
         let workdir = dir + "/w"
         let p = try Self.startPrepRun(file, workdir: workdir)
-        guard let stopped = Self.stopStageAtWork(of: p) else {
-            kill(p.processIdentifier, SIGKILL)
-            p.waitUntilExit()
-            Issue.record("no stage was caught at work")
-            return
-        }
+        guard let stopped = Self.stopStageAtWork(of: p) else { return }
         let name = (stopped.out as NSString).lastPathComponent
         let killed = Date()
         kill(p.processIdentifier, SIGKILL)
