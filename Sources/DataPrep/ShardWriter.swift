@@ -91,7 +91,8 @@ final class ShardWriter {
 final class HashBox {
     private var h = SHA256()
     func update(_ bytes: UnsafeRawBufferPointer) { h.update(bufferPointer: bytes) }
-    func hex() -> String { h.finalize().map { String(format: "%02x", $0) }.joined() }
+    func digest() -> [UInt8] { Array(h.finalize()) }
+    func hex() -> String { digest().map { String(format: "%02x", $0) }.joined() }
 }
 
 /// SHA-256 of a file, in hex.

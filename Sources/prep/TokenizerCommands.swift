@@ -181,8 +181,8 @@ struct TokenizeCommand: AsyncParsableCommand {
         if let format { o.format = format }
         if let maxTokens { o.maxTokens = maxTokens }
         o.allowSpecialText = allowSpecialText
-        guard o.shardTokens > 0, (0...1).contains(o.valFraction), o.maxTokens > 1 else {
-            throw ValidationError("--shard-tokens must be positive, --val-fraction in 0...1 and --max-tokens above 1")
+        guard (1...Int(Int32.max)).contains(o.shardTokens), (0...1).contains(o.valFraction), o.maxTokens > 1 else {
+            throw ValidationError("--shard-tokens must be in 1...\(Int32.max) (llm.c's header holds the count as int32), --val-fraction in 0...1 and --max-tokens above 1")
         }
         if let template {
             guard o.format != .documents else { throw ValidationError("--template needs an SFT --format") }

@@ -26,6 +26,8 @@ final class TokenShardWriter {
     let withMask: Bool
 
     private var file: AtomicFileWriter?
+    /// The shard's SHA-256 as written, for a shard that fills up (its header was right from the start).
+    private var hash = HashBox()
     private var count = 0
     private var offsets: [UInt64] = []
     private var mask: [Bool] = []
@@ -61,8 +63,15 @@ final class TokenShardWriter {
 
     private func open() throws {
         let f = try AtomicFileWriter(path: directory + "/" + shardName)
-        // The header's count is patched in when the shard is closed.
-        try f.write(TokenShard.encode([], width: width))
+        // The header says the shard is full, as every shard but the last of a split will be: the
+        // bytes are then hashed as they are written. A shard closed short (the last) has its count
+        // patched in and is hashed again from the file.
+        var header = TokenShard.encode([], width: width)
+        withUnsafeBytes(of: Int32(shardTokens).littleEndian) { header.replaceSubrange(8..<12, with: $0) }
+        let h = HashBox()
+        f.observer = { h.update($0) }
+        hash = h
+        try f.write(header)
         file = f
         count = 0
         offsets = []
@@ -84,10 +93,16 @@ final class TokenShardWriter {
 
     private func close() throws {
         guard let f = file else { return }
-        try f.patch(withUnsafeBytes(of: Int32(count).littleEndian) { Array($0) }, at: 8)
-        try f.finish()
+        let digest: [UInt8]
+        if count == shardTokens {
+            try f.finish()
+            digest = hash.digest()
+        } else {
+            try f.patch(withUnsafeBytes(of: Int32(count).littleEndian) { Array($0) }, at: 8)
+            try f.finish()
+            digest = try sha256Bytes(ofFile: f.temporaryPath)
+        }
         let bytes = f.bytesWritten
-        let digest = try sha256Bytes(ofFile: f.temporaryPath)
         try f.commit()
         let indexName = shardName + ".idx"
         let index = TokenIndex(offsets: offsets + [UInt64(count)], mask: withMask ? mask : nil, shardSHA256: digest)
