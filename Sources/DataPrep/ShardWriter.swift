@@ -97,6 +97,15 @@ final class HashBox {
 
 /// SHA-256 of a file, in hex.
 func sha256(ofFile path: String) throws -> String {
+    try hashing(file: path).hex()
+}
+
+/// SHA-256 of a file.
+func sha256Bytes(ofFile path: String) throws -> [UInt8] {
+    try hashing(file: path).digest()
+}
+
+private func hashing(file path: String) throws -> HashBox {
     let src = try FileSource(path: path)
     let box = HashBox()
     let buf = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
@@ -106,7 +115,7 @@ func sha256(ofFile path: String) throws -> String {
         if n == 0 { break }
         box.update(UnsafeRawBufferPointer(rebasing: buf[0..<n]))
     }
-    return box.hex()
+    return box
 }
 
 /// A `ShardWriter` on a thread of its own: documents are handed over in batches, and their

@@ -124,15 +124,3 @@ final class TokenShardWriter {
         return records
     }
 }
-
-func sha256Bytes(ofFile path: String) throws -> [UInt8] {
-    let hex = try sha256(ofFile: path)
-    var out: [UInt8] = []
-    var i = hex.startIndex
-    while i < hex.endIndex {
-        let j = hex.index(i, offsetBy: 2)
-        out.append(UInt8(hex[i..<j], radix: 16) ?? 0)
-        i = j
-    }
-    return out
-}
